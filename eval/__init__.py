@@ -1,0 +1,1 @@
+"""Evaluation and benchmarks for rag (run through `rag eval` and `rag bench`)."""

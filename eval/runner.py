@@ -1,0 +1,230 @@
+"""`rag eval`: the known Q&A set (or CMRC 2018 trial) through the public ask(), with baselines.
+
+Metrics (whitespace is ignored in every comparison, so hard-wrapped text still matches):
+  hit@k     a citation among the first k is from the right document, holds a gold answer and overlaps the evidence
+  MRR       mean of 1/rank of the first such citation
+  accuracy  a gold answer inside the short answer (at most 160 characters), for answerable questions
+  declined  share of unanswerable questions answered with found=False
+  false_decline  share of answerable questions answered with found=False
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from rag import Answer, Settings, ask
+from rag.textutil import squash
+
+ANSWER_LIMIT = 160
+OVERLAP = 12  # characters of evidence a citation must share to count as the same passage
+
+
+@dataclass
+class Item:
+    id: str
+    question: str
+    answers: list[str]
+    doc: str | None
+    evidence: str | None
+    type: str
+
+
+@dataclass
+class Outcome:
+    item: Item
+    answer: Answer
+    rank: int  # 1-based rank of the first relevant citation, 0 if none
+    correct: bool
+    seconds: float
+
+
+@dataclass
+class Report:
+    name: str
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def metrics(self, subset: list[Outcome] | None = None) -> dict:
+        outs = self.outcomes if subset is None else subset
+        ans = [o for o in outs if o.item.type != "unanswerable"]
+        una = [o for o in outs if o.item.type == "unanswerable"]
+        lat = sorted(o.seconds for o in outs) or [0.0]
+        m = {"n": len(outs)}
+        if ans:
+            for k in (1, 3, 5):
+                m[f"hit@{k}"] = sum(1 for o in ans if 0 < o.rank <= k) / len(ans)
+            m["mrr"] = sum(1 / o.rank for o in ans if o.rank) / len(ans)
+            m["accuracy"] = sum(o.correct for o in ans) / len(ans)
+            m["false_decline"] = sum(not o.answer.found for o in ans) / len(ans)
+        if una:
+            m["declined"] = sum(not o.answer.found for o in una) / len(una)
+        m["p50_ms"] = 1000 * lat[len(lat) // 2]
+        m["p95_ms"] = 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.95))]
+        return m
+
+
+def load_items(path: str) -> list[Item]:
+    with open(path, encoding="utf-8") as fh:
+        return [Item(**{k: v for k, v in json.loads(line).items() if k in Item.__dataclass_fields__})
+                for line in fh if line.strip()]
+
+
+def relevant(item: Item, source: str, text: str) -> bool:
+    if item.doc is None or source != item.doc:
+        return False
+    body = squash(text)
+    if not any(squash(a) in body for a in item.answers):
+        return False
+    ev = squash(item.evidence or "")
+    if len(ev) <= OVERLAP:
+        return ev in body
+    return any(ev[i:i + OVERLAP] in body for i in range(0, len(ev) - OVERLAP + 1))
+
+
+def judge(item: Item, answer: Answer, seconds: float) -> Outcome:
+    rank = next((c.n for c in answer.citations if relevant(item, c.source, c.text)), 0)
+    short = squash(answer.answer)[:ANSWER_LIMIT]
+    correct = answer.found and any(squash(a) in short for a in item.answers)
+    return Outcome(item, answer, rank, correct, seconds)
+
+
+def run(name: str, items: list[Item], answer_fn: Callable[[str], Answer]) -> Report:
+    report = Report(name)
+    for item in items:
+        t0 = time.perf_counter()
+        a = answer_fn(item.question)
+        report.outcomes.append(judge(item, a, time.perf_counter() - t0))
+    return report
+
+
+# ---------------------------------------------------------------- output
+
+COLS = ["n", "hit@1", "hit@3", "hit@5", "mrr", "accuracy", "declined", "false_decline", "p50_ms", "p95_ms"]
+
+
+def table(rows: list[tuple[str, dict]], first: str = "system") -> str:
+    lines = ["| " + first + " | " + " | ".join(COLS) + " |", "|" + "---|" * (len(COLS) + 1)]
+    for name, m in rows:
+        cells = []
+        for c in COLS:
+            v = m.get(c)
+            cells.append("-" if v is None else (f"{v:.0f}" if c in ("n", "p50_ms", "p95_ms") else f"{v:.3f}"))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def breakdown(report: Report, key: Callable[[Outcome], str]) -> list[tuple[str, dict]]:
+    groups: dict[str, list[Outcome]] = defaultdict(list)
+    for o in report.outcomes:
+        groups[key(o)].append(o)
+    return [(k, report.metrics(v)) for k, v in sorted(groups.items())]
+
+
+def failures(report: Report, limit: int) -> str:
+    out = []
+    bad = [o for o in report.outcomes
+           if (o.item.type == "unanswerable" and o.answer.found) or (o.item.type != "unanswerable" and (not o.correct or o.rank != 1))]
+    for o in bad[:limit]:
+        top = "; ".join(f"[{c.n}] {c.source} {c.section[-30:]}" for c in o.answer.citations[:3])
+        out.append(f"- {o.item.id} ({o.item.type}) {o.item.question}\n  gold: {o.item.answers} in {o.item.doc} · "
+                   f"hit rank {o.rank or '-'}\n  answered: {o.answer.answer[:120]!r} (found={o.answer.found})\n  retrieved: {top}")
+    return "\n".join(out) + (f"\n… and {len(bad) - limit} more" if len(bad) > limit else "")
+
+
+# ---------------------------------------------------------------- baselines
+
+def baseline_answerers(index: str, settings: Settings, paths: list[str]) -> dict[str, Callable[[str], Answer]]:
+    """BM25 only, dense only (same extractive answerer), and the naive LangChain pipeline."""
+    from rag.chain import get_engine
+    from rag.retriever import HybridRetriever
+
+    from .baselines import NaivePipeline
+
+    engine = get_engine(index, settings)
+    out = {}
+    for mode in ("bm25", "dense"):
+        r = HybridRetriever(index=engine.index, embeddings=engine.retriever.embeddings, settings=engine.settings,
+                            top_k=5, mode=mode)
+        out[f"{mode} only"] = (lambda q, r=r: engine.answerer.answer(q, r.search(q, 5)))
+    naive = NaivePipeline.build(paths, engine.retriever.embeddings)
+    out["naive LangChain"] = naive.ask
+    return out
+
+
+# ---------------------------------------------------------------- CMRC
+
+def cmrc_items(path: str, corpus_dir: Path) -> list[Item]:
+    """Write one markdown document per CMRC article (title as heading); its questions become items."""
+    data = json.loads(Path(path).read_text("utf-8"))
+    articles = data["data"] if isinstance(data, dict) else data
+    items: list[Item] = []
+    for a_i, art in enumerate(articles):
+        title = art.get("title", f"article {a_i}")
+        name = f"cmrc_{a_i:04d}.md"
+        contexts = [p["context"] for p in art["paragraphs"]]
+        (corpus_dir / name).write_text(f"# {title}\n\n" + "\n\n".join(contexts) + "\n", "utf-8")
+        for p in art["paragraphs"]:
+            for qa in p["qas"]:
+                answers = sorted({x["text"] for x in qa["answers"] if x["text"].strip()})
+                items.append(Item(qa["id"], qa["question"], answers, name, p["context"], "cmrc"))
+    return items
+
+
+# ---------------------------------------------------------------- main
+
+def main(args) -> int:
+    settings = Settings.from_env(index_dir=args.index)
+    tmp = None
+    if args.cmrc:
+        tmp = tempfile.TemporaryDirectory(prefix="rag-cmrc-")
+        corpus = Path(tmp.name) / "corpus"
+        corpus.mkdir()
+        items = cmrc_items(args.cmrc, corpus)
+        index = str(Path(tmp.name) / "index")
+        settings = settings.replace(corpus=str(corpus))
+        paths = [str(corpus)]
+        from rag import build_index
+
+        print(f"indexing {len(list(corpus.iterdir()))} CMRC articles into a temporary index…", file=sys.stderr)
+        build_index(paths, index=index, settings=settings)
+        label = "CMRC 2018 trial"
+    else:
+        items = load_items(args.file)
+        index = settings.index_dir
+        paths = [settings.corpus]
+        label = args.file
+    if args.limit:
+        items = items[: args.limit]
+    try:
+        reports = [run("product (hybrid + extractive)", items, lambda q: ask(q, index=index, settings=settings))]
+        if args.baselines:
+            for name, fn in baseline_answerers(index, settings, paths).items():
+                reports.append(run(name, items, fn))
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    main_report = reports[0]
+    if args.json:
+        print(json.dumps({
+            "file": label,
+            "systems": {r.name: r.metrics() for r in reports},
+            "per_document": dict(breakdown(main_report, lambda o: o.item.doc or "(none)")),
+            "per_type": dict(breakdown(main_report, lambda o: o.item.type)),
+        }, ensure_ascii=False, indent=1))
+        return 0
+    print(f"## {label}: {len(items)} questions\n")
+    print(table([(r.name, r.metrics()) for r in reports]))
+    if not args.cmrc:
+        print("\n### per document\n")
+        print(table(breakdown(main_report, lambda o: o.item.doc or "(unanswerable)"), "document"))
+        print("\n### per question type\n")
+        print(table(breakdown(main_report, lambda o: o.item.type), "type"))
+    print("\n### failures (product)\n")
+    print(failures(main_report, args.failures))
+    return 0

@@ -1,0 +1,134 @@
+"""The retrieval chain (LCEL): question -> hybrid retriever -> answerer -> Answer, and the public ask()."""
+from __future__ import annotations
+
+import os
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from .answerer import Answerer, ExtractiveAnswerer
+from .config import Settings
+from .embeddings import get_embeddings
+from .errors import BadQuestion, IndexMissing, LLMError
+from .models import Answer, Citation
+from .retriever import HybridRetriever
+from .store import Index, build_index, corpus_signature, current_build, load_index, read_manifest
+
+
+def clean_question(question, max_chars: int = 2000) -> str:
+    """Validate and tidy a question. Raises BadQuestion with a message a user can act on."""
+    if not isinstance(question, str):
+        raise BadQuestion("the question must be text")
+    # Control characters (other than spaces) are noise from copy-paste; drop them.
+    q = "".join(ch for ch in question if unicodedata.category(ch)[0] != "C" or ch in " \t")
+    q = re.sub(r"\s+", " ", q).strip()
+    if not q:
+        raise BadQuestion("the question is empty: type what you want to find, e.g. 起步区2024年固定资产投资目标是多少")
+    if len(q) > max_chars:
+        raise BadQuestion(f"the question is {len(q)} characters long; keep it under {max_chars} characters")
+    if not any(ch.isalnum() for ch in q):
+        raise BadQuestion("the question has no words in it, only punctuation or symbols")
+    return q
+
+
+@dataclass
+class Engine:
+    """A loaded index with its retriever and answerer; shared by every ask() on the same index."""
+
+    index: Index
+    retriever: HybridRetriever
+    answerer: Answerer
+    settings: Settings
+
+    def chain(self, top_k: int, answerer: Answerer | None = None) -> Runnable:
+        """question -> {question, hits} -> Answer, as an LCEL runnable."""
+        ans = answerer or self.answerer
+        retrieve = RunnableLambda(lambda q: {"question": q, "hits": self.retriever.search(q, top_k)})
+        return RunnableLambda(lambda q: clean_question(q, self.settings.max_question_chars)) | retrieve | RunnableLambda(
+            lambda x: ans.answer(x["question"], x["hits"])
+        )
+
+
+_ENGINES: dict[str, tuple[Path, Engine]] = {}
+_LOCK = threading.Lock()
+
+
+def get_engine(index: str | os.PathLike = "index", settings: Settings | None = None) -> Engine:
+    """The engine for an index directory, built first if missing or stale for the default corpus,
+    and reloaded when a re-index has replaced the live build."""
+    s = settings or Settings.from_env()
+    key = str(Path(index).resolve())
+    with _LOCK:
+        _ensure_fresh(Path(index), s)
+        build = current_build(index)
+        cached = _ENGINES.get(key)
+        if cached and cached[0] == build:
+            return cached[1]
+        idx = load_index(index, s)
+        model = idx.model
+        emb = get_embeddings(model)
+        s = s.replace(embed_model=model)
+        retriever = HybridRetriever(index=idx, embeddings=emb, settings=s, top_k=s.top_k)
+        engine = Engine(idx, retriever, _default_answerer(idx, s), s)
+        _ENGINES[key] = (build, engine)
+        return engine
+
+
+def _default_answerer(idx: Index, s: Settings) -> Answerer:
+    return ExtractiveAnswerer(idx.bm25.tokenizer, s)
+
+
+def _ensure_fresh(index: Path, s: Settings) -> None:
+    """Build the index from the default corpus when it is missing, or stale for that corpus."""
+    manifest = read_manifest(index)
+    corpus = s.corpus
+    if manifest is None:
+        if not Path(corpus).exists():
+            raise IndexMissing(f"no index in '{index}' and no corpus folder '{corpus}'; run `rag index PATH --index {index}`")
+        build_index([corpus], index=index, settings=s)
+        return
+    if manifest.get("paths") != [corpus]:
+        return  # an index of the user's own files: they re-index it themselves
+    if not Path(corpus).exists():
+        return
+    recorded = {k: v["hash"] for k, v in manifest.get("documents", {}).items()}
+    if _signature(corpus) != recorded:
+        build_index([corpus], index=index, settings=s.replace(embed_model=manifest.get("embed_model")))
+
+
+_SIG_CACHE: dict[str, tuple[tuple, dict]] = {}
+
+
+def _signature(corpus: str) -> dict:
+    """Content hashes of the corpus, recomputed only when a file's size or mtime changed."""
+    stat_key = tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in Path(corpus).rglob("*") if p.is_file()))
+    cached = _SIG_CACHE.get(corpus)
+    if cached and cached[0] == stat_key:
+        return cached[1]
+    sig = corpus_signature([corpus])
+    _SIG_CACHE[corpus] = (stat_key, sig)
+    return sig
+
+
+def ask(question: str, *, index: str | os.PathLike = "index", top_k: int = 5, answerer: Answerer | None = None,
+        settings: Settings | None = None) -> Answer:
+    """Answer a question from the indexed documents, with cited passages (at most top_k)."""
+    s = settings or Settings.from_env()
+    clean_question(question, s.max_question_chars)  # bad input fails before any index work
+    engine = get_engine(index, s)
+    return engine.chain(top_k, answerer).invoke(question)
+
+
+def stream_ask(question: str, *, index: str | os.PathLike = "index", top_k: int = 5, answerer: Answerer | None = None,
+               settings: Settings | None = None) -> Iterator[str | Answer]:
+    """Yield the answer text in pieces as it forms, then the final Answer (with its citations)."""
+    s = settings or Settings.from_env()
+    q = clean_question(question, s.max_question_chars)
+    engine = get_engine(index, s)
+    hits = engine.retriever.search(q, top_k)
+    yield from (answerer or engine.answerer).stream(q, hits)

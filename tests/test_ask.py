@@ -1,0 +1,63 @@
+"""ask(), stream_ask(), the CLI and bad input, on a tiny corpus with the fake embedder."""
+import json
+
+import pytest
+
+from rag import Answer, BadQuestion, ask, build_index, stream_ask
+from rag.cli import main as cli
+
+
+@pytest.fixture
+def tiny_index(tiny_corpus, fake_settings, tmp_path):
+    index = tmp_path / "index"
+    build_index([tiny_corpus], index=index, settings=fake_settings)
+    return str(index)
+
+
+def test_ask_answers_with_a_cited_clause(tiny_index, fake_settings):
+    a = ask("甲市2024年地区生产总值增长多少", index=tiny_index, settings=fake_settings)
+    assert a.found and "6%" in a.answer and "[1]" in a.answer
+    top = a.citations[0]
+    assert top.n == 1 and top.source == "a.txt" and top.title == "甲市2024年工作报告"
+    assert top.quote and top.quote in top.text
+    assert [c.n for c in a.citations] == list(range(1, len(a.citations) + 1))
+    json.dumps(a.to_dict(), ensure_ascii=False)
+
+
+def test_top_k_limits_citations(tiny_index, fake_settings):
+    assert len(ask("乙区固定资产投资", index=tiny_index, top_k=1, settings=fake_settings).citations) == 1
+
+
+def test_unanswerable_question_is_declined(tiny_index, fake_settings):
+    a = ask("丙县2022年旅游收入是多少", index=tiny_index, settings=fake_settings)
+    assert not a.found and "没有找到" in a.answer
+    assert a.citations  # the closest passages are still listed
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t", "x" * 2001, "？？！！。。", "\x00\x01"])
+def test_bad_questions_raise_a_typed_error(bad, tiny_index, fake_settings):
+    with pytest.raises(BadQuestion):
+        ask(bad, index=tiny_index, settings=fake_settings)
+
+
+def test_stream_yields_text_then_the_answer(tiny_index, fake_settings):
+    parts = list(stream_ask("乙区2023年完成固定资产投资多少", index=tiny_index, settings=fake_settings))
+    assert isinstance(parts[-1], Answer) and all(isinstance(p, str) for p in parts[:-1])
+    assert "".join(parts[:-1]) == parts[-1].answer and "120亿元" in parts[-1].answer
+
+
+def test_cli_exit_codes_and_json(tiny_index, fake_settings, capsys):
+    assert cli(["ask", "甲市2024年地区生产总值增长多少", "--index", tiny_index, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["found"] and out["citations"][0]["source"] == "a.txt"
+    assert cli(["ask", "丙县2022年旅游收入是多少", "--index", tiny_index]) == 1
+    assert cli(["ask", "   ", "--index", tiny_index]) == 2
+    assert "empty" in capsys.readouterr().err
+
+
+def test_cli_index_reports_chunks_and_skips(tiny_corpus, fake_settings, tmp_path, capsys):
+    (tiny_corpus / "junk.txt").write_bytes(b"\x00\x01\x02" * 100)
+    code = cli(["index", str(tiny_corpus), "--index", str(tmp_path / "ix")])
+    captured = capsys.readouterr()
+    assert code == 1 and "junk.txt" in captured.err and "binary" in captured.err
+    assert "a.txt:" in captured.out and "chunks" in captured.out

@@ -1,0 +1,101 @@
+"""Chunking on the real seeds."""
+import re
+from pathlib import Path
+
+import pytest
+
+from rag.chunking import chunk_document
+from rag.config import Settings
+from rag.loaders import load_file
+from rag.repair import repair
+from rag.textutil import is_cjk, split_sentences, squash
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+FILES = sorted(p.name for p in SEEDS.glob("*.txt"))
+
+
+def chunks_of(name):
+    return chunk_document(load_file(SEEDS / name))
+
+
+def test_003_target_chunk_has_its_section_and_title():
+    hits = [c for c in chunks_of("003_400c03503814481d.txt") if "固定资产投资增长50%" in c.text]
+    assert hits
+    assert any("（一）关于经济发展" in c.section for c in hits)
+    assert all("起步区" in c.title for c in hits)
+    assert all("起步区" in c.embed_text() and "主要目标" in c.embed_text() for c in hits if "（一）关于经济发展" in c.section)
+
+
+def test_000_no_line_break_inside_a_sentence():
+    for c in chunks_of("000_b0255db324f54625.txt"):
+        for m in re.finditer(r"(.)\n(.)", c.text):
+            a, b = m.group(1), m.group(2)
+            assert not (is_cjk(a) and is_cjk(b)), f"line break inside a sentence: {c.text[max(0, m.start() - 20):m.end() + 20]!r}"
+
+
+def test_000_split_headline_is_one_heading_and_false_heading_rejected():
+    blocks = repair((SEEDS / "000_b0255db324f54625.txt").read_text("utf-8"))
+    headings = [b.text for b in blocks if b.kind == "heading"]
+    assert any("建议加快推进无障碍设施的建设管理" in h for h in headings)
+    assert not any(h.startswith("一、全国前列") for h in headings)
+    assert any("全省第一、全国前列。" in squash(b.text) for b in blocks if b.kind == "text")
+
+
+@pytest.mark.parametrize("name", ["001_1b987398aee72c23.txt", "002_5f250789493869b4.txt"])
+def test_numbered_sections_nest_by_family_not_markdown_level(name):
+    chunks = chunks_of(name)
+    for c in chunks:
+        parts = c.section.split(" > ")
+        families = [re.match(r"^(第.+?[章节条]|[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）|\d+[.．、])", p) for p in parts]
+        kinds = [("cn" if "、" in m.group(0) and not m.group(0)[0].isdigit() else "paren" if m.group(0).startswith("（") else "num")
+                 if m else "plain" for m in families]
+        order = {"cn": 0, "paren": 1, "num": 2}
+        ranks = [order[k] for k in kinds if k in order]
+        assert ranks == sorted(ranks), c.section
+    # 001 marks （四） with #### and （二） with ##, yet both sit directly under their 一、
+    if name.startswith("001"):
+        secs = {c.section.split(" > ")[1] for c in chunks if c.section.startswith("一、") and " > " in c.section}
+        assert any(s.startswith("（二）") for s in secs) and any(s.startswith("（四）") for s in secs)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_no_text_is_lost(name):
+    """Every repaired block's text is in some chunk (headings in its title or section path)."""
+    chunks = chunks_of(name)
+    hay = [squash(c.title + c.section + c.text) for c in chunks]
+    for b in repair((SEEDS / name).read_text("utf-8")):
+        pieces = b.cells if b.kind == "table" and b.cells else split_sentences(b.text)
+        for piece in pieces:
+            p = squash(piece)
+            # a sentence longer than a chunk is cut at clause boundaries: check it in windows
+            windows = [p] if len(p) <= 200 else [p[i:i + 60] for i in range(0, len(p), 60)]
+            for w in windows:
+                assert any(w in h for h in hay), f"lost: {w[:60]!r}"
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_chunk_sizes_and_offsets(name):
+    s = Settings()
+    text = (SEEDS / name).read_text("utf-8")
+    for c in chunks_of(name):
+        assert len(c.text) <= s.chunk_max + 400  # a table row group may run long; prose never does
+        assert 0 <= c.start < c.end <= len(text)
+        first = squash(c.text)[:4]
+        assert first in squash(text[c.start:c.end]) or c.text.startswith(("项目序号", "指"))
+
+
+def test_chunk_ids_are_stable_content_hashes():
+    a, b = chunks_of("001_1b987398aee72c23.txt"), chunks_of("001_1b987398aee72c23.txt")
+    assert [c.id for c in a] == [c.id for c in b]
+    assert len({c.id for c in a}) == len(a)
+
+
+def test_table_rows_carry_their_header():
+    chunks = chunks_of("001_1b987398aee72c23.txt")
+    assert any("项目名称：宋刘城市更新项目" in c.text for c in chunks)
+
+
+def test_page_break_rejoins_a_cut_sentence():
+    chunks = chunks_of("002_5f250789493869b4.txt")
+    assert any("社会主义思想为指导，深入学习贯彻" in c.text for c in chunks)
+    assert not any("思想会主义思想" in c.text for c in chunks)

