@@ -12,6 +12,7 @@ from .retriever import YEAR_RE, query_signals
 from .textutil import normalize, split_clauses, split_sentences, squash
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
+GROW_COVERAGE = 0.2  # a neighbouring clause joins the answer span only if it shares this much of the question
 NUMBER_RE = re.compile(r"\d")
 QTYPES = {
     "number": re.compile(r"多少|几|多大|多高|多长|多快|比重|占比|比例|增速|增幅|规模|金额|总量|数量|产量|排名|第几|百分之|%|目标"),
@@ -125,20 +126,15 @@ class ExtractiveAnswerer(Answerer):
         weights = self._weights(question)
         qtype = question_type(question)
         clauses = split_clauses(text)
-        scored = []
-        for i, c in enumerate(clauses):
-            norm = normalize(c).lower()
-            scored.append(self._coverage(weights, norm, "") + self._type_bonus(qtype, norm))
+        cover = [self._coverage(weights, normalize(c).lower(), "") for c in clauses]
+        scored = [cv + self._type_bonus(qtype, normalize(c).lower()) for cv, c in zip(cover, clauses)]
         i = max(range(len(clauses)), key=lambda j: (scored[j], -j))
         lo, hi = i, i + 1
-        # Grow the span while neighbours also carry question words and it stays short.
+        # Grow the span while a neighbour also carries question words and it stays short.
         while True:
-            cur = "".join(clauses[lo:hi])
-            grow = []
-            if lo > 0 and scored[lo - 1] > 0.05 and len(cur) + len(clauses[lo - 1]) <= limit * 0.75:
-                grow.append((scored[lo - 1], lo - 1, hi))
-            if hi < len(clauses) and scored[hi] > 0.05 and len(cur) + len(clauses[hi]) <= limit * 0.75:
-                grow.append((scored[hi], lo, hi + 1))
+            size = sum(len(c) for c in clauses[lo:hi])
+            grow = [(cover[j], a, b) for j, a, b in ((lo - 1, lo - 1, hi), (hi, lo, hi + 1))
+                    if 0 <= j < len(clauses) and cover[j] >= GROW_COVERAGE and size + len(clauses[j]) <= limit * 0.75]
             if not grow:
                 break
             _, lo, hi = max(grow)

@@ -70,7 +70,9 @@ def build_sections(blocks: list[Block], title_index: int) -> list[Section]:
         text = b.text.strip()
         fam = b.family
         families = [f for f, _ in stack]
-        if fam == "plain" or not stack:
+        if fam == "plain" and stack and stack[-1][0] == "plain" and not sections[-1].blocks:
+            stack.append((fam, text))  # a title line right under an empty one ("附件" / "…计划表") nests
+        elif fam == "plain" or not stack:
             stack = [(fam, text)]
         elif fam in families:
             stack = stack[: families.index(fam)] + [(fam, text)]
