@@ -66,9 +66,11 @@ class ExtractiveAnswerer(Answerer):
 
     name = "extractive"
 
-    def __init__(self, tokenizer: ChineseTokenizer, settings: Settings | None = None) -> None:
+    def __init__(self, tokenizer: ChineseTokenizer, settings: Settings | None = None,
+                 places: list[str] | None = None) -> None:
         self.tokenizer = tokenizer
         self.settings = settings or Settings()
+        self.places = places or []  # the corpus's place names, to tell a question's topic from its place
 
     def _weights(self, question: str) -> dict[str, float]:
         # Longer tokens are more specific; years and numbers pin the answer to one figure.
@@ -144,21 +146,21 @@ class ExtractiveAnswerer(Answerer):
         return span[:limit].rstrip("。；;，,、：:")
 
     def supported(self, question: str, hits: list[ScoredChunk], cand: _Candidate | None) -> bool:
-        """Whether the best sentence really answers: enough of the question, and its place and year."""
+        """Whether the best sentence really answers: it covers the question's topic words (not just its
+        place and year), and its passage is about the same year."""
         if cand is None:
             return False
-        if cand.coverage < self.settings.decline_threshold:
-            return False
         h = hits[cand.rank].chunk
-        where = normalize(h.title + h.section + h.text)
-        sig = query_signals(question, self.tokenizer.user_words)
-        for year in sig.years:
-            if year not in where:
-                return False
-        for place in sig.places:
-            if place not in where and place[:-1] not in where:
-                return False
-        return True
+        where = normalize(h.title + h.section + h.text).lower()
+        sig = query_signals(question, self.places)
+        if any(year not in where for year in sig.years):
+            return False
+        topic = {t: w for t, w in self._weights(question).items()
+                 if not t.isdigit() and not (sig.place and (t in sig.place or sig.place.startswith(t)))}
+        if not topic:
+            return cand.coverage >= self.settings.decline_threshold
+        head = normalize(h.title + " " + h.section).lower()
+        return self._coverage(topic, normalize(cand.sentence).lower(), head) >= self.settings.decline_threshold
 
     def answer(self, question: str, hits: list[ScoredChunk]) -> Answer:
         cites = citations_for(hits)

@@ -16,7 +16,7 @@ from .config import Settings
 from .embeddings import get_embeddings
 from .errors import BadQuestion, IndexMissing, LLMError
 from .models import Answer, Citation
-from .retriever import HybridRetriever
+from .retriever import HybridRetriever, known_places
 from .store import Index, build_index, corpus_signature, current_build, load_index, read_manifest
 
 
@@ -62,7 +62,7 @@ def get_engine(index: str | os.PathLike = "index", settings: Settings | None = N
     """The engine for an index directory, built first if missing or stale for the default corpus,
     and reloaded when a re-index has replaced the live build."""
     s = settings or Settings.from_env()
-    key = str(Path(index).resolve())
+    key = f"{Path(index).resolve()}|{s!r}"  # other settings (weights, top_k …) get their own engine
     with _LOCK:
         _ensure_fresh(Path(index), s)
         build = current_build(index)
@@ -80,7 +80,7 @@ def get_engine(index: str | os.PathLike = "index", settings: Settings | None = N
 
 
 def _default_answerer(idx: Index, s: Settings) -> Answerer:
-    return ExtractiveAnswerer(idx.bm25.tokenizer, s)
+    return ExtractiveAnswerer(idx.bm25.tokenizer, s, places=known_places(idx))
 
 
 def _ensure_fresh(index: Path, s: Settings) -> None:

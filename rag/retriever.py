@@ -17,7 +17,6 @@ from .store import Index
 from .textutil import normalize
 
 YEAR_RE = re.compile(r"(20\d{2})\s*年?")
-PLACE_RE = re.compile(r"([\u4e00-\u9fff]{2,4}?(?:区|县|市|镇|街道))")
 TARGET_WORDS = ("目标", "计划", "预期", "力争", "将要", "打算", "今年要", "要达到", "预计")
 RESULT_WORDS = ("完成", "实现了", "达到了", "去年", "实际", "取得", "成效", "回顾", "执行情况")
 TARGET_SECTION = ("目标", "计划", "任务", "重点工作", "举措", "安排", "要求")
@@ -28,37 +27,52 @@ RESULT_SECTION = ("执行情况", "回顾", "成效", "成绩", "情况")
 class QuerySignals:
     """What the question names and asks for, extracted once per query."""
 
-    places: list[str]
+    place: str  # the most specific place the question names ("" if none)
     years: list[str]
     wants_target: bool
     wants_result: bool
 
 
+def place_level(place: str) -> int:
+    """2 for a district-level place (区 县 镇 街道), 1 for a city, 0 otherwise."""
+    if place.endswith(("区", "县", "镇", "街道")):
+        return 2
+    return 1 if place.endswith("市") else 0
+
+
+def same_place(a: str, b: str) -> bool:
+    return bool(a and b) and (a in b or b in a or (len(a) > 2 and len(b) > 2 and a[:-1] == b[:-1]))
+
+
+def main_place(text: str, known: list[str]) -> str:
+    """The most specific known place a text names; people often drop the suffix (历城, 济南)."""
+    t = normalize(text)
+    found = [p for p in known if p in t or (len(p) >= 3 and p[:-1] in t)]
+    return max(found, key=lambda p: (place_level(p), len(p)), default="")
+
+
 def query_signals(question: str, known_places: list[str]) -> QuerySignals:
     q = normalize(question)
-    places = [p for p in known_places if p in q]
-    places += [m for m in PLACE_RE.findall(q) if m not in places and not any(m in p for p in places)]
     return QuerySignals(
-        places=places,
+        place=main_place(q, known_places),
         years=YEAR_RE.findall(q),
         wants_target=any(w in q for w in TARGET_WORDS),
         wants_result=any(w in q for w in RESULT_WORDS),
     )
 
 
-def rerank_bonus(chunk: Chunk, sig: QuerySignals) -> float:
+def rerank_bonus(chunk: Chunk, doc_place: str, sig: QuerySignals) -> float:
     """Cheap evidence that the chunk is about the same place, year and kind of figure as the question."""
     head = normalize(chunk.title + " " + chunk.section)
     body = normalize(chunk.text)
     bonus = 0.0
-    for place in sig.places:
-        short = place[:-1] if len(place) > 2 else place  # 历城区 is often just 历城, 起步区 always 起步区
-        if place in head or short in head:
+    if sig.place:
+        if same_place(sig.place, doc_place):
             bonus += 2.0
-        elif place in body or short in body:
-            bonus += 1.0
-        else:
-            bonus -= 1.0
+        elif place_level(doc_place) == 2:
+            bonus -= 2.0  # the document is about another district
+        elif sig.place in body or sig.place[:-1] in body:
+            bonus += 0.5
     for year in sig.years:
         if year in head:
             bonus += 1.0
@@ -107,9 +121,11 @@ class HybridRetriever(BaseRetriever):
             for r, i in enumerate(top):
                 ranks[i] = ranks.get(i, 0.0) + s.bm25_weight / (s.rrf_k + r + 1)
         if self.mode == "hybrid":
-            sig = query_signals(question, self.index.bm25.tokenizer.user_words + _doc_places(self.index))
+            places = known_places(self.index)
+            sig = query_signals(question, places)
             for i in ranks:
-                ranks[i] += s.rerank_weight * rerank_bonus(self.index.chunks[i], sig)
+                chunk = self.index.chunks[i]
+                ranks[i] += s.rerank_weight * rerank_bonus(chunk, doc_place(self.index, chunk.source), sig)
         best = sorted(ranks.items(), key=lambda kv: -kv[1])[:k]
         return [ScoredChunk(self.index.chunks[i], float(score)) for i, score in best]
 
@@ -120,15 +136,24 @@ class HybridRetriever(BaseRetriever):
         ]
 
 
-def _doc_places(index: Index) -> list[str]:
-    """Place names that appear in document titles (起步区, 历城区, 市中区 …), cached on the index."""
-    cached = index.manifest.get("_title_places")
+def known_places(index: Index) -> list[str]:
+    """Place names in document titles (历城区, 市中区, 起步区, 济南市 …): jieba words with a place suffix."""
+    cached = index.manifest.get("_places")
     if cached is None:
+        words = index.bm25.tokenizer.words
         found: list[str] = []
         for doc in index.manifest.get("documents", {}).values():
-            for m in PLACE_RE.findall(normalize(doc.get("title", ""))):
-                for cand in (m, m[-3:], m[-4:]):  # "济南新旧动能转换起步区" -> also "起步区"
-                    if cand not in found and len(cand) >= 3:
-                        found.append(cand)
-        index.manifest["_title_places"] = cached = found
+            for w in words(doc.get("title", "")):
+                if len(w) >= 3 and place_level(w) and w not in found and re.fullmatch(r"[\u4e00-\u9fff]+", w):
+                    found.append(w)
+        index.manifest["_places"] = cached = found
     return cached
+
+
+def doc_place(index: Index, source: str) -> str:
+    """The most specific place a document's title names ("" if none), cached per document."""
+    cache = index.manifest.setdefault("_doc_place", {})
+    if source not in cache:
+        title = index.manifest.get("documents", {}).get(source, {}).get("title", "")
+        cache[source] = main_place(title, known_places(index))
+    return cache[source]
