@@ -51,3 +51,10 @@ def test_ask_builds_a_missing_index_from_the_default_corpus(tmp_path, monkeypatc
     a = ask("市中区2024年计划开工项目多少个", index=str(tmp_path / "index"))
     assert (tmp_path / "index" / "CURRENT").exists()
     assert a.found and "36个" in a.answer
+
+
+def test_reindexing_unchanged_seeds_embeds_nothing(seeds_index):
+    from rag import build_index
+
+    stats = build_index([str(ROOT / "seeds")], index=seeds_index)
+    assert stats.documents == 5 and stats.embedded == 0 and stats.reused == stats.chunks
