@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from rag import Answer, Settings, ask
+from rag import Answer, RagError, Settings, ask
 from rag.textutil import squash
 
 ANSWER_LIMIT = 160
@@ -98,7 +98,10 @@ def run(name: str, items: list[Item], answer_fn: Callable[[str], Answer]) -> Rep
     report = Report(name)
     for item in items:
         t0 = time.perf_counter()
-        a = answer_fn(item.question)
+        try:
+            a = answer_fn(item.question)
+        except RagError as exc:  # a malformed benchmark question counts as a miss, not a crash
+            a = Answer(item.question, str(exc), False, [])
         report.outcomes.append(judge(item, a, time.perf_counter() - t0))
     return report
 
