@@ -1,4 +1,4 @@
-"""Command line: rag index | ask | eval | serve | bench. A thin layer that turns errors into messages."""
+"""Command line: rag index | ask | eval | serve. A thin layer that turns errors into messages."""
 from __future__ import annotations
 
 import argparse
@@ -52,7 +52,7 @@ def cmd_ask(args) -> int:
     from .chain import ask
 
     s = _settings(args)
-    answer = ask(args.question, index=s.index_dir, top_k=args.top_k, settings=s, answerer=_llm_answerer(args, s))
+    answer = ask(args.question, index=s.index_dir, top_k=args.top_k, settings=s)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
         return 0 if answer.found else 1
@@ -68,15 +68,6 @@ def cmd_ask(args) -> int:
     return 0 if answer.found else 1
 
 
-def _llm_answerer(args, s: Settings):
-    base = getattr(args, "llm_base_url", None) or s.llm_base_url
-    if not base:
-        return None
-    from .llm import LLMAnswerer
-
-    return LLMAnswerer.from_settings(s.replace(llm_base_url=base, llm_model=getattr(args, "llm_model", None)))
-
-
 def cmd_eval(args) -> int:
     from eval.runner import main as eval_main
 
@@ -87,12 +78,6 @@ def cmd_serve(args) -> int:
     from ui import main as ui_main
 
     return ui_main(host=args.host, port=args.port, auth=args.auth, index=args.index)
-
-
-def cmd_bench(args) -> int:
-    from eval.bench import main as bench_main
-
-    return bench_main(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,8 +95,6 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--index")
     a.add_argument("--top-k", type=int, default=5)
     a.add_argument("--json", action="store_true", help="print Answer.to_dict() as JSON")
-    a.add_argument("--llm-base-url", help="OpenAI-compatible endpoint (or RAG_LLM_BASE_URL)")
-    a.add_argument("--llm-model", help="model name at that endpoint (or RAG_LLM_MODEL)")
     a.set_defaults(func=cmd_ask)
 
     e = sub.add_parser("eval", help="run the eval set (and baselines, CMRC)")
@@ -131,11 +114,6 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--index", default=None)
     sv.set_defaults(func=cmd_serve)
 
-    b = sub.add_parser("bench", help="measure latency, indexing throughput, start-up, memory and scale")
-    b.add_argument("--index")
-    b.add_argument("--smoke", action="store_true", help="tiny sizes, to check that it runs")
-    b.add_argument("--out", help="write the markdown report here (e.g. eval/PERF.md)")
-    b.set_defaults(func=cmd_bench)
     return p
 
 

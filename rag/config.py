@@ -47,12 +47,6 @@ class Settings:
     max_question_chars: int = 2000
     max_file_mb: int = 60
 
-    # optional LLM (OpenAI-compatible)
-    llm_base_url: str = ""
-    llm_model: str = ""
-    llm_api_key: str = ""
-    llm_timeout: float = 30.0
-
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
         """Defaults, then RAG_* environment variables, then explicit overrides (None is ignored)."""
@@ -68,9 +62,7 @@ class Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d.pop("llm_api_key", None)  # never write a secret into the index manifest
-        return d
+        return dataclasses.asdict(self)
 
 
 def _coerce(f: dataclasses.Field, raw: str):

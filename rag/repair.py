@@ -327,8 +327,3 @@ def _rejoin(blocks: list[Block]) -> list[Block]:
             continue
         out.append(b)
     return [b for b in out if b.text.strip()]
-
-
-def page_furniture(t: str) -> bool:
-    """A page number line ("- 3 -", "第 3 页") carries no content."""
-    return bool(re.fullmatch(r"[-—\s]*(第\s*)?\d{1,4}\s*(页)?[-—\s]*", t))
