@@ -8,7 +8,7 @@ from typing import Iterator
 from .bm25 import ChineseTokenizer
 from .config import Settings
 from .models import Answer, Citation, ScoredChunk
-from .retriever import YEAR_RE, query_signals
+from .retriever import query_signals
 from .textutil import normalize, split_clauses, split_sentences, squash
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
