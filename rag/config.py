@@ -45,6 +45,11 @@ class Settings:
     answer_passages: int = 3  # how many top passages the extractive answerer reads
     decline_threshold: float = 0.3  # topic-word coverage below this declines (tuned on eval/qa.jsonl)
     max_question_chars: int = 2000
+    answerer: str = "extractive"  # "extractive" (offline default) or "llm" (needs llm_base_url and llm_model)
+    llm_base_url: str = ""  # any OpenAI-compatible chat endpoint, e.g. http://localhost:11434/v1
+    llm_model: str = ""
+    llm_api_key: str = field(default="", repr=False)  # never written to the manifest
+    llm_timeout: float = 30.0  # seconds; on timeout the extractive answer is used instead
     max_file_mb: int = 60
 
     @classmethod
@@ -61,8 +66,16 @@ class Settings:
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+    @property
+    def llm_configured(self) -> bool:
+        """True when an LLM endpoint and model are set, so the "llm" answerer can be chosen."""
+        return bool(self.llm_base_url and self.llm_model)
+
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The settings as saved in the index manifest (secrets left out)."""
+        d = dataclasses.asdict(self)
+        d.pop("llm_api_key", None)
+        return d
 
 
 def _coerce(f: dataclasses.Field, raw: str):
