@@ -149,12 +149,12 @@ def make_app(index: str = "index", corpus: str | None = None) -> gr.Blocks:
                             progress=lambda done, total, what: progress((done, total), desc="计算向量"))
         progress(1.0, desc="加载新索引…")
         get_engine(index, base)  # load it now, so the next question does not wait for it
-        lines = [f"✅ 已索引 {stats.documents} 个文档、{stats.chunks} 个段落"
-                 f"（新计算 {stats.embedded} 个，复用 {stats.reused} 个），用时 {stats.seconds:.1f} 秒。"]
+        text = (f"✅ 已索引 {stats.documents} 个文档、{stats.chunks} 个段落"
+                f"（新计算 {stats.embedded} 个，复用 {stats.reused} 个），用时 {stats.seconds:.1f} 秒。")
         if stats.skipped:
-            lines.append("\n以下文件无法读取，已跳过：")
-            lines += [f"- `{Path(k.path).name}`：{k.reason}" for k in stats.skipped]
-        return "\n".join(lines)
+            text += "\n\n⚠️ 以下文件无法读取，已跳过：\n" + "\n".join(
+                f"- `{Path(k.path).name}`：{k.reason}" for k in stats.skipped)
+        return text
 
     def kb_outputs(status: str):
         files = corpus_files(corpus)
@@ -171,12 +171,12 @@ def make_app(index: str = "index", corpus: str | None = None) -> gr.Blocks:
                 saved.append(save_upload(p, corpus))
             except ValueError as exc:
                 refused.append(f"- {exc}")
-        lines = [f"已保存：{'、'.join(saved)}"] if saved else []
+        parts = [f"已保存：{'、'.join(saved)}"] if saved else []
         if refused:
-            lines += ["以下文件未保存："] + refused
+            parts.append("⚠️ 以下文件未保存：\n" + "\n".join(refused))
         if saved:
-            lines.append(reindex(progress))
-        return kb_outputs("\n".join(lines)) + (None,)
+            parts.append(reindex(progress))
+        return kb_outputs("\n\n".join(parts)) + (None,)
 
     def delete(source, progress=gr.Progress()):
         if not source:
@@ -187,7 +187,7 @@ def make_app(index: str = "index", corpus: str | None = None) -> gr.Blocks:
             delete_file(source, corpus)
         except ValueError as exc:
             return kb_outputs(f"⚠️ {exc}")
-        return kb_outputs(f"已删除 `{source}`。\n" + reindex(progress))
+        return kb_outputs(f"已删除 `{source}`。\n\n" + reindex(progress))
 
     def reindex_clicked(progress=gr.Progress()):
         return kb_outputs(reindex(progress))
@@ -244,7 +244,8 @@ def make_app(index: str = "index", corpus: str | None = None) -> gr.Blocks:
             status = gr.Markdown(elem_id="kb-status")
         with gr.Tab("设置"):
             top_k = gr.Slider(1, 10, value=base.top_k, step=1, label="引用段落数 (top_k)")
-            answerer = gr.Radio(choices, value=chosen, label="回答方式")
+            answerer = gr.Radio(choices, value=chosen, label="回答方式",
+                                info=None if base.llm_configured else "设置 RAG_LLM_BASE_URL 和 RAG_LLM_MODEL 后可选用大模型")
             show_scores = gr.Checkbox(label="显示检索分数", value=False)
 
         for trigger in (box.submit, send.click):
