@@ -1,20 +1,145 @@
-"""The Gradio page builds, and citations render with the quote highlighted (no browser here)."""
+"""The Gradio page without a browser: rendering, upload names and sizes, the knowledge-base handlers, launch options."""
+import gradio as gr
+import pytest
+
 import ui
-from rag import Answer, Citation
+from rag import Answer, Citation, build_index, stream_ask
 
 
 def test_citations_render_with_highlight_and_escaping():
     c = Citation(n=1, source="a.txt", title="甲市报告", section="一、目标", text="<b>增长6%</b>，其余。", quote="<b>增长6%</b>")
     html = ui.render_citations(Answer("q", "增长6%[1]", True, [c]))
-    assert "<mark>&lt;b&gt;增长6%&lt;/b&gt;</mark>" in html and "甲市报告 › 一、目标" in html
+    assert "<mark>&lt;b&gt;增长6%&lt;/b&gt;</mark>" in html and "甲市报告 › 一、目标" in html and "a.txt" in html
     declined = ui.render_citations(Answer("q", "没有", False, [c]))
-    assert "没有找到答案" in declined
+    assert "没有找到答案" in declined and "<mark>" in declined
+
+
+@pytest.mark.parametrize("name", ["../x.txt", "a/b.txt", "a\\b.txt", "..", "x..txt", "/etc/passwd.txt"])
+def test_upload_names_with_paths_are_refused(name):
+    with pytest.raises(ValueError, match="路径分隔符"):
+        ui.safe_name(name)
+
+
+@pytest.mark.parametrize("name", ["", ".hidden.txt", "a\x00.txt", "run.exe", "noext"])
+def test_other_bad_upload_names_are_refused(name):
+    with pytest.raises(ValueError):
+        ui.safe_name(name)
+
+
+def test_plain_chinese_names_are_kept():
+    assert ui.safe_name("报告 2024.txt") == "报告 2024.txt"
+    assert ui.safe_name("计划.DOCX") == "计划.DOCX"
+
+
+def test_save_upload_uses_the_original_name_and_limits_size(tmp_path):
+    corpus = tmp_path / "corpus"
+    tmp = tmp_path / "gradio-temp"
+    tmp.write_text("内容", "utf-8")
+    assert ui.save_upload(str(tmp), str(corpus), "报告 2024.txt") == "报告 2024.txt"
+    assert (corpus / "报告 2024.txt").read_text("utf-8") == "内容"
+    with pytest.raises(ValueError):
+        ui.save_upload(str(tmp), str(corpus), "../escape.txt")
+    assert not (tmp_path / "escape.txt").exists()
+    big = tmp_path / "big.txt"
+    with open(big, "wb") as fh:
+        fh.truncate(ui.MAX_UPLOAD_MB * 1024 * 1024 + 1)  # sparse: no real disk use
+    with pytest.raises(ValueError, match="20 MB"):
+        ui.save_upload(str(big), str(corpus))
+    assert not (corpus / "big.txt").exists()
+
+
+def test_delete_file_stays_inside_the_corpus(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("x", "utf-8")
+    (tmp_path / "outside.txt").write_text("x", "utf-8")
+    with pytest.raises(ValueError):
+        ui.delete_file("../outside.txt", str(corpus))
+    assert (tmp_path / "outside.txt").exists()
+    ui.delete_file("a.txt", str(corpus))
+    assert not (corpus / "a.txt").exists()
+
+
+def _handler(app: gr.Blocks, name: str):
+    return next(f.fn for f in app.fns.values() if f.name == name)
+
+
+def test_upload_delete_and_reindex_update_the_index(tiny_corpus, fake_settings, tmp_path):
+    index = str(tmp_path / "index")
+    corpus = str(tiny_corpus)
+    build_index([corpus], index=index, settings=fake_settings)
+    app = ui.make_app(index, corpus)
+    assert [r[1] for r in ui.document_rows(index)] == ["a.txt", "b.md"]
+
+    upload_dir = tmp_path / "upload"
+    upload_dir.mkdir()
+    new = upload_dir / "丙县通知.txt"
+    new.write_text("# 丙县2024年预算公告\n\n## 一、预算\n\n丙县2024年一般公共预算支出安排8765万元。\n", "utf-8")
+    bad = upload_dir / "坏.pdf"
+    bad.write_bytes(b"not a pdf")
+    status, rows, _, _ = _handler(app, "upload")([str(new), str(bad)])
+    assert "已索引 3 个文档" in status and "坏.pdf" in status  # the bad file is saved, skipped and named
+    assert [r[1] for r in rows] == ["a.txt", "b.md", "丙县通知.txt"]
+    # The chat sees the new document without a restart.
+    answer = list(stream_ask("丙县2024年一般公共预算支出是多少", index=index, settings=fake_settings))[-1]
+    assert "8765" in answer.answer
+
+    status, rows, _ = _handler(app, "delete")("丙县通知.txt")
+    assert "已删除" in status and "丙县通知.txt" not in [r[1] for r in rows]
+    assert not (tiny_corpus / "丙县通知.txt").exists()
+    status, _, _ = _handler(app, "delete")(None)  # the confirm dialog was cancelled
+    assert "没有删除" in status
+    status, rows, _ = _handler(app, "reindex_clicked")()
+    assert "已索引 2 个文档" in status
+
+
+def test_knowledge_base_refuses_to_replace_an_index_of_other_files(tiny_corpus, fake_settings, tmp_path):
+    index = str(tmp_path / "index")
+    build_index([str(tiny_corpus)], index=index, settings=fake_settings)
+    app = ui.make_app(index, str(tmp_path / "elsewhere"))
+    status, rows, _ = _handler(app, "reindex_clicked")()
+    assert "--corpus" in status and len(rows) == 2
+
+
+def test_answerer_choice_is_passed_through(tiny_corpus, fake_settings, tmp_path, monkeypatch):
+    index = str(tmp_path / "index")
+    build_index([str(tiny_corpus)], index=index, settings=fake_settings)
+    radio = lambda app: next(b for b in app.blocks.values() if isinstance(b, gr.Radio))  # noqa: E731
+    assert [v for _, v in radio(ui.make_app(index)).choices] == ["extractive"]
+    monkeypatch.setenv("RAG_LLM_BASE_URL", "http://localhost:1/v1")
+    monkeypatch.setenv("RAG_LLM_MODEL", "m")
+    app = ui.make_app(index)
+    assert [v for _, v in radio(app).choices] == ["extractive", "llm"]
+
+    seen = {}
+
+    def fake_stream(question, *, index, top_k, settings):
+        seen.update(answerer=settings.answerer, top_k=top_k)
+        yield Answer(question, "答", True, [])
+
+    monkeypatch.setattr(ui, "stream_ask", fake_stream)
+    out = list(_handler(app, "respond")("问题", [], 3, False, "llm"))
+    assert seen == {"answerer": "llm", "top_k": 3} and out[-1][0][-1]["content"] == "答"
+
+
+def test_launch_defaults_are_safe(monkeypatch):
+    calls = {}
+    monkeypatch.setattr(ui, "get_engine", lambda *a, **k: None)
+    monkeypatch.setattr(ui, "make_app", lambda *a, **k: gr.Blocks())
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: calls.update(kw))
+    monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    assert ui.main() == 0
+    assert calls["server_name"] == "127.0.0.1" and calls["server_port"] == 7860 and calls["auth"] is None
+    assert calls["max_file_size"] == "20mb"
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
+    ui.main(auth="u:p:q")
+    assert calls["server_port"] == 7999 and calls["auth"] == ("u", "p:q")
+    ui.main(host="0.0.0.0", port=8000)
+    assert calls["server_name"] == "0.0.0.0" and calls["server_port"] == 8000
+    assert ui.main(auth="nocolon") == 2
 
 
 def test_app_builds(tiny_corpus, fake_settings, tmp_path):
-    from rag import build_index
-
     index = str(tmp_path / "index")
     build_index([tiny_corpus], index=index, settings=fake_settings)
-    app = ui.make_app(index)
-    assert app is not None
+    assert ui.make_app(index) is not None
