@@ -220,19 +220,19 @@ def make_app(index: str = "index", corpus: str | None = None) -> gr.Blocks:
         with gr.Tab("问答"):
             with gr.Row():
                 with gr.Column(scale=5):
-                    chat = gr.Chatbot(label="对话", height=420)
+                    chat = gr.Chatbot(label="对话", height=420, elem_id="chat")
                     box = gr.Textbox(label="问题", placeholder="例如：起步区2024年固定资产投资目标是多少", lines=1)
                     with gr.Row():
-                        send = gr.Button("提问", variant="primary")
-                        clear = gr.Button("清空对话")
+                        send = gr.Button("提问", variant="primary", elem_id="send")
+                        clear = gr.Button("清空对话", elem_id="clear")
                     gr.Examples(EXAMPLES, inputs=box, label="示例问题")
                 with gr.Column(scale=5):
-                    cites = gr.HTML(label="引用段落")
+                    cites = gr.HTML(label="引用段落", elem_id="cites")
         with gr.Tab("知识库"):
             gr.Markdown(f"知识库文件夹：`{corpus}`。可上传 .txt、.md、.docx、.pdf（每个不超过 {MAX_UPLOAD_MB} MB），"
                         "上传或删除后自动重新索引，问答立即使用新索引。")
             table = gr.Dataframe(headers=["标题", "文件", "段落数", "索引时间"], value=lambda: document_rows(index),
-                                 interactive=False, label="已索引的文档")
+                                 interactive=False, label="已索引的文档", elem_id="documents")
             with gr.Row():
                 files = gr.File(label="上传文档", file_count="multiple", file_types=list(UPLOAD_SUFFIXES),
                                 type="filepath")
@@ -251,6 +251,7 @@ def make_app(index: str = "index", corpus: str | None = None) -> gr.Blocks:
         for trigger in (box.submit, send.click):
             trigger(respond, [box, chat, top_k, show_scores, answerer], [chat, cites, box])
         clear.click(lambda: ([], "", ""), None, [chat, cites, box])
+        chat.clear(lambda: "", None, cites)  # the chat's own trash icon clears the citations too
         # Index builds run one at a time (concurrency_id), whoever starts them.
         kb = [status, table, victim]
         files.upload(upload, files, kb + [files], concurrency_limit=1, concurrency_id="index")
