@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test index setup clean
+.PHONY: run test index setup clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -22,7 +22,16 @@ run: $(STAMP)
 index: $(STAMP)
 	$(BIN)/rag index seeds
 
-test: $(STAMP)
+# The browser test drives headless Chromium (Debian's) and needs CJK fonts; install them where we can.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk) \
+	      || echo "warning: could not install chromium; the browser test will fail on CI and skip elsewhere"; \
+	  else echo "note: the browser test needs: sudo apt-get install chromium fonts-noto-cjk"; fi; \
+	fi
+
+test: $(STAMP) browser
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q
 
 clean:
