@@ -1,4 +1,4 @@
-"""Command line: rag index | ask | eval | serve. A thin layer that turns errors into messages."""
+"""Command line: rag index | ask | eval | bench | serve. A thin layer that turns errors into messages."""
 from __future__ import annotations
 
 import argparse
@@ -74,6 +74,12 @@ def cmd_eval(args) -> int:
     return eval_main(args)
 
 
+def cmd_bench(args) -> int:
+    from eval.bench import main as bench_main
+
+    return bench_main(args)
+
+
 def cmd_serve(args) -> int:
     from ui import main as ui_main
 
@@ -106,6 +112,24 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=int, help="only the first N questions (smoke runs)")
     e.add_argument("--failures", type=int, default=15, help="how many failures to list")
     e.set_defaults(func=cmd_eval)
+
+    b = sub.add_parser("bench", help="measure latency, indexing, start-up and scale on this machine (eval/PERF.md)")
+    b.add_argument("file", nargs="?", default="eval/qa.jsonl", help="questions for the latency measurement")
+    b.add_argument("--index", help="a built seeds index for query and start-up (default: the one the run builds)")
+    b.add_argument("--limit", type=int, help="only the first N questions")
+    b.add_argument("--quick", action="store_true", help="smoke run: 5 questions, one seed file, no CMRC, 2k scale")
+    b.add_argument("--cmrc", default="/work/shared/data/cmrc2018_trial.json", help="path to cmrc2018_trial.json")
+    b.add_argument("--skip-index", action="store_true", help="no indexing measurement (uses --index or ./index)")
+    b.add_argument("--skip-cmrc", action="store_true", help="no CMRC indexing measurement")
+    b.add_argument("--skip-query", action="store_true", help="no ask() latency measurement")
+    b.add_argument("--skip-startup", action="store_true", help="no start-up measurement")
+    b.add_argument("--skip-ui", action="store_true", help="no chat-page start-up measurement")
+    b.add_argument("--skip-scale", action="store_true", help="no synthetic scale measurement")
+    b.add_argument("--scale", help="comma-separated chunk counts (default 10000,100000,1000000)")
+    b.add_argument("--plot", help="where to write the scale plot (default eval/scale.png; none with --quick)")
+    b.add_argument("--out", help="also write the markdown report to this file")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_bench)
 
     sv = sub.add_parser("serve", help="start the chat page")
     sv.add_argument("--host", default=None)
