@@ -145,10 +145,13 @@ def make_app(index: str = "index", corpus: str | None = None) -> gr.Blocks:
         # Keep the index's own model, as get_engine does, so a re-index never switches models silently.
         s = base.replace(embed_model=(manifest or {}).get("embed_model"))
         progress(0, desc="读取并切分文件…")
-        stats = build_index(paths, index=index, settings=s,
-                            progress=lambda done, total, what: progress((done, total), desc="计算向量"))
-        progress(1.0, desc="加载新索引…")
-        get_engine(index, base)  # load it now, so the next question does not wait for it
+        try:
+            stats = build_index(paths, index=index, settings=s,
+                                progress=lambda done, total, what: progress((done, total), desc="计算向量"))
+            progress(1.0, desc="加载新索引…")
+            get_engine(index, base)  # load it now, so the next question does not wait for it
+        except RagError as exc:  # the previous index stays live: builds switch in atomically
+            return f"⚠️ 索引失败：{exc}"
         text = (f"✅ 已索引 {stats.documents} 个文档、{stats.chunks} 个段落"
                 f"（新计算 {stats.embedded} 个，复用 {stats.reused} 个），用时 {stats.seconds:.1f} 秒。")
         if stats.skipped:
@@ -252,13 +255,15 @@ def make_app(index: str = "index", corpus: str | None = None) -> gr.Blocks:
             trigger(respond, [box, chat, top_k, show_scores, answerer], [chat, cites, box])
         clear.click(lambda: ([], "", ""), None, [chat, cites, box])
         chat.clear(lambda: "", None, cites)  # the chat's own trash icon clears the citations too
-        # Index builds run one at a time (concurrency_id), whoever starts them.
+        # Index builds run one at a time (concurrency_id), whoever starts them; the progress bar
+        # covers the document table, which is stale until the build ends.
         kb = [status, table, victim]
-        files.upload(upload, files, kb + [files], concurrency_limit=1, concurrency_id="index")
+        one = dict(concurrency_limit=1, concurrency_id="index", show_progress_on=table)
+        files.upload(upload, files, kb + [files], **one)
         # A confirm() dialog before deleting: cancelling sends no name, so nothing is deleted.
-        remove.click(delete, victim, kb, concurrency_limit=1, concurrency_id="index",
-                     js="(name) => [name && confirm('从知识库删除 ' + name + '？') ? name : null]")
-        rebuild.click(reindex_clicked, None, kb, concurrency_limit=1, concurrency_id="index")
+        remove.click(delete, victim, kb, js="(name) => [name && confirm('从知识库删除 ' + name + '？') ? name : null]",
+                     **one)
+        rebuild.click(reindex_clicked, None, kb, **one)
         app.load(lambda: kb_outputs("")[1:], None, [table, victim])  # another tab may have changed it
     return app
 
