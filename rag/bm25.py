@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import itertools
 import threading
+from array import array
 from collections import Counter
 from pathlib import Path
 from typing import Iterable
@@ -70,22 +72,101 @@ def discover_names(texts: Iterable[str], tokenizer: ChineseTokenizer | None = No
     return sorted(w for w, c in counts.items() if c >= min_count)
 
 
-class BM25Index:
-    """bm25s index plus the tokenizer it was built with."""
+class BM25Arrays:
+    """The BM25 matrix in bm25s's layout and files: CSC with one column per token (`indptr`), the chunk rows
+    of that column (`indices`) and their precomputed lucene BM25 scores (`data`).
 
-    def __init__(self, retriever, tokenizer: ChineseTokenizer) -> None:
+    Built and scored with numpy alone: bm25s keeps every token list of the corpus in Python objects while it
+    indexes (about 30 GB at 1M chunks), and importing it pulls in scipy (half a second of every `rag ask`).
+    The files stay the ones bm25s writes, so either side can read the other's."""
+
+    def __init__(self, scores: dict, vocab_dict: dict[str, int], params: dict) -> None:
+        self.scores = scores  # data, indices, indptr, num_docs (bm25s's names)
+        self.vocab_dict = vocab_dict
+        self.params = params
+
+    @classmethod
+    def build(cls, texts: Iterable[str], tokenizer, k1: float = 1.5, b: float = 0.75) -> "BM25Arrays":
+        # One pass; per chunk only its distinct token ids and counts are kept (int64/int32), never its token list.
+        # New tokens take the next number of a running counter: map() then stays in C, and the ids, which
+        # leave gaps, become 0..V-1 afterwards in the order the tokens first appeared.
+        vocab: dict[str, int] = {}
+        numbers = itertools.count()
+        raw, tfs, lengths, distinct = array("q"), array("i"), array("i"), array("i")
+        for text in texts:
+            tokens = tokenizer(text) or [""]
+            counts = Counter(tokens)
+            raw.extend(map(vocab.setdefault, counts, numbers))
+            tfs.extend(counts.values())
+            lengths.append(len(tokens))
+            distinct.append(len(counts))
+        n, n_vocab = len(lengths), len(vocab)
+        first = np.fromiter(vocab.values(), dtype=np.int64, count=n_vocab)  # ascending: insertion order
+        term = np.searchsorted(first, np.frombuffer(raw, dtype=np.int64) if raw else np.zeros(0, np.int64))
+        term = term.astype(np.int32)
+        del raw
+        vocab = dict(zip(vocab, range(n_vocab)))
+        doc_len = np.frombuffer(lengths, dtype=np.int32) if lengths else np.zeros(0, np.int32)
+        doc = np.repeat(np.arange(n, dtype=np.int32), np.frombuffer(distinct, dtype=np.int32) if distinct else 0)
+        df = np.bincount(term, minlength=n_vocab)
+        # The formulas and float widths of bm25s's "lucene" method, so the scores are the same bits.
+        idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        avg_len = doc_len.mean() if n else 1.0
+        norm = k1 * ((1 - b) + b * doc_len.astype(np.float64) / avg_len)
+        data = np.empty(len(term), dtype=np.float32)
+        step = 1 << 22  # blocks keep the float64 temporaries small at millions of chunks
+        for s in range(0, len(term), step):
+            tf = np.frombuffer(tfs, dtype=np.int32, count=min(step, len(term) - s), offset=4 * s).astype(np.float32)
+            data[s:s + step] = idf[term[s:s + step]] * (tf / (norm[doc[s:s + step]] + tf))
+        # Column-major order by a stable sort on the token id: rows stay ascending inside each column.
+        order = np.argsort(term, kind="stable")
+        indptr = np.zeros(n_vocab + 1, dtype=np.int64)
+        np.cumsum(df, out=indptr[1:])
+        scores = {"data": data[order], "indices": doc[order], "indptr": indptr, "num_docs": n}
+        vocab.setdefault("", n_vocab)  # bm25s adds the empty token last in the same way
+        params = {"k1": k1, "b": b, "delta": 0.5, "method": "lucene", "idf_method": "lucene", "dtype": "float32",
+                  "int_dtype": "int32", "num_docs": n, "version": "0.3.16", "backend": "numpy"}
+        return cls(scores, vocab, params)
+
+    def get_scores(self, token_ids: list[int]) -> np.ndarray:
+        """Sum of the token columns over all chunks (a repeated token counts again, as in bm25s)."""
+        data, indices, indptr = self.scores["data"], self.scores["indices"], self.scores["indptr"]
+        out = np.zeros(int(self.scores["num_docs"]), dtype=np.float32)
+        for i in token_ids:
+            s, e = indptr[i], indptr[i + 1]
+            out[indices[s:e]] += data[s:e]  # a chunk appears once per column, so no np.add.at is needed
+        return out
+
+    def save(self, target: Path) -> None:
+        target.mkdir(parents=True, exist_ok=True)
+        for name in ("data", "indices", "indptr"):
+            np.save(target / f"{name}.csc.index.npy", self.scores[name], allow_pickle=False)
+        (target / "vocab.index.json").write_text(json.dumps(self.vocab_dict, ensure_ascii=False), "utf-8")
+        (target / "params.index.json").write_text(json.dumps(self.params, indent=4), "utf-8")
+
+    @classmethod
+    def load(cls, target: Path) -> "BM25Arrays":
+        params = json.loads((target / "params.index.json").read_text("utf-8"))
+        if params.get("method", "lucene") != "lucene" or params.get("idf_method", "lucene") != "lucene":
+            raise ValueError(f"BM25 method {params.get('method')} is not the lucene one this index uses")
+        vocab = json.loads((target / "vocab.index.json").read_text("utf-8"))
+        scores = {name: np.load(target / f"{name}.csc.index.npy", allow_pickle=False)
+                  for name in ("data", "indices", "indptr")}
+        scores["num_docs"] = int(params["num_docs"])
+        return cls(scores, vocab, params)
+
+
+class BM25Index:
+    """BM25 arrays plus the tokenizer they were built with."""
+
+    def __init__(self, retriever: BM25Arrays, tokenizer: ChineseTokenizer) -> None:
         self.retriever = retriever
         self.tokenizer = tokenizer
         self._vocab = retriever.vocab_dict
 
     @classmethod
     def build(cls, texts: list[str], tokenizer: ChineseTokenizer) -> "BM25Index":
-        import bm25s
-
-        retriever = bm25s.BM25()
-        corpus = [tokenizer(t) or [""] for t in texts]
-        retriever.index(corpus, show_progress=False)
-        return cls(retriever, tokenizer)
+        return cls(BM25Arrays.build(texts, tokenizer), tokenizer)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document for the query (zeros when no query word is known)."""
@@ -93,21 +174,19 @@ class BM25Index:
         tokens = [t for t in self.tokenizer(query) if t in self._vocab]
         if not tokens or n == 0:
             return np.zeros(n, dtype=np.float32)
-        return self.retriever.get_scores(tokens)
+        return self.retriever.get_scores([self._vocab[t] for t in tokens])
 
     def save(self, directory: Path) -> None:
         target = directory / DIR
-        self.retriever.save(str(target), show_progress=False)
+        self.retriever.save(target)
         (target / "userdict.json").write_text(json.dumps(self.tokenizer.user_words, ensure_ascii=False), "utf-8")
 
     @classmethod
     def load(cls, directory: Path) -> "BM25Index":
-        import bm25s
-
         target = directory / DIR
         try:
             words = json.loads((target / "userdict.json").read_text("utf-8"))
-            retriever = bm25s.BM25.load(str(target), allow_pickle=False, show_progress=False)
+            retriever = BM25Arrays.load(target)
         except Exception as exc:  # missing or malformed files
             raise IndexCorrupt(f"the BM25 index in {target} is unreadable ({exc}); run `rag index` to rebuild") from exc
         return cls(retriever, ChineseTokenizer(words))
