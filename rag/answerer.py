@@ -3,24 +3,46 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterator
+from functools import reduce
+from typing import Callable, Iterator
 
 from .bm25 import ChineseTokenizer
 from .config import Settings
 from .models import Answer, Citation, ScoredChunk
 from .retriever import query_signals
-from .textutil import normalize, split_clauses, split_sentences, squash
+from .textutil import expand_abbreviations, normalize, split_clauses, split_sentences, squash
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
-GROW_COVERAGE = 0.2  # a neighbouring clause joins the answer span only if it shares this much of the question
-NUMBER_RE = re.compile(r"\d")
+CONTEXT_CREDIT = 0.5  # a question word in the answer's sentence (not the span itself) or its heading counts half
+RANK_PENALTY = 0.06  # per passage rank: prefer the top passage when two spans tie
+LENGTH_PENALTY = 0.002  # per character: of two spans that answer equally, the shorter
+SHORT_TOKEN = 0.3  # weight factor of one-character words (多, 大, 新): weak evidence
+NOVELTY_BONUS, NOVELTY_CHARS = 0.3, 8  # full bonus once the span adds this many characters to the question
+NUMBER_RE = re.compile(r"\d|[一二两三四五六七八九十百]+(?=个|大|项|条|类|方面|位|批)")
 QTYPES = {
     "number": re.compile(r"多少|几|多大|多高|多长|多快|比重|占比|比例|增速|增幅|规模|金额|总量|数量|产量|排名|第几|百分之|%|目标"),
-    "list": re.compile(r"哪些|有哪|包括|包含|列举|几大|几个方面"),
-    "why": re.compile(r"为什么|为何|目的|原因|旨在|意义|为了什么|用意"),
+    "list": re.compile(r"哪些|有哪|包括|包含|列举|几大|几个方面|哪[一二两三四五六七八九十几]"),
+    "why": re.compile(r"为什么|为何|目的|原因|旨在|意义|为了什么|用意|何在"),
     "yesno": re.compile(r"是否|是不是|有没有|能否|会不会|可否|吗[？?]?$"),
 }
-REASON_RE = re.compile(r"为了|旨在|以便|目的|为(?!主|止|了解)|以(?=[\u4e00-\u9fff]{2,}(提升|推动|促进|实现|保障|加快|满足|增强))|推动|促进|助力")
+REASON_RE = re.compile(r"为了|旨在|以便|目的|确保|为(?!主|止|了解)|以(?=[\u4e00-\u9fff]{2,}(提升|推动|促进|实现|保障|加快|满足|增强))|推动|促进|助力|让")
+# The unit a "how many" question counts in: 多少家 -> 家, 多少万辆 -> 辆, 多少钱 -> 元, 第几 -> 位/名.
+UNIT_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(个百分点|百分点|平方米|平方公里|公里|千瓦|方面|[个条家亩人天辆所座项台套件名位次吨户间处场批列倍元岁种])")
+UNIT_ALIASES = {"钱": "元", "资金": "元", "投资": "元", "第几": "位|名"}
+PLACE_SUFFIX_RE = re.compile(r"(区|县|市|镇|街道)$")
+
+
+def expected_unit(question: str) -> str:
+    """The unit the answer should carry, as a regex alternative ("" when the question names none)."""
+    m = UNIT_RE.search(question)
+    if m:
+        return m.group(1)
+    for word, unit in UNIT_ALIASES.items():
+        if re.search(r"(多少|几)" + word if word != "第几" else word, question):
+            return unit
+    if re.search(r"比重|占比|比例|增速|增幅|增长|百分之", question):
+        return "%|百分点"
+    return ""
 
 
 def question_type(question: str) -> str:
@@ -34,7 +56,8 @@ def question_type(question: str) -> str:
 @dataclass
 class _Candidate:
     rank: int  # 0-based position among the passages
-    sentence: str
+    sentence: str  # the whole sentence: the verbatim quote
+    span: str  # the clauses of it that answer
     score: float
     coverage: float
 
@@ -62,112 +85,158 @@ def citations_for(hits: list[ScoredChunk]) -> list[Citation]:
 
 
 class ExtractiveAnswerer(Answerer):
-    """Finds the clause in the passages that answers the question, or declines when none does."""
+    """Finds the clauses in the passages that answer the question, or declines when none do."""
 
     name = "extractive"
 
     def __init__(self, tokenizer: ChineseTokenizer, settings: Settings | None = None,
-                 places: list[str] | None = None) -> None:
+                 places: list[str] | None = None, idf: Callable[[str], float] | None = None) -> None:
         self.tokenizer = tokenizer
         self.settings = settings or Settings()
         self.places = places or []  # the corpus's place names, to tell a question's topic from its place
+        self.idf = idf  # corpus statistics: a rare word is better evidence than a common one
+        self._never = idf("\u0000") if idf else 0.0  # the idf of a word no passage contains
 
     def _weights(self, question: str) -> dict[str, float]:
-        # Longer tokens are more specific; years and numbers pin the answer to one figure.
         out: dict[str, float] = {}
-        for t in self.tokenizer(question):
-            w = min(len(t), 4) / 2.0
+        for t in self.tokenizer(expand_abbreviations(question)):
+            if self.idf is not None:
+                # A word the corpus never uses (块头, 打算, 何在) is the asker's phrasing, not evidence.
+                w = 0.0 if self.idf(t) >= self._never else self.idf(t)
+                w *= SHORT_TOKEN if len(t) == 1 else 1.0
+            else:  # no corpus statistics: longer tokens are more specific
+                w = min(len(t), 4) / 2.0
             if t.isdigit():
-                w = 2.5
+                w = max(w, 2.5)  # years and figures pin the answer to one row
             out[t] = max(out.get(t, 0.0), w)
         return out
 
-    def _coverage(self, weights: dict[str, float], text: str, head: str) -> float:
+    @staticmethod
+    def _coverage(weights: dict[str, float], span: str, context: str) -> float:
         total = sum(weights.values()) or 1.0
-        got = 0.0
-        for t, w in weights.items():
-            if t in text:
-                got += w
-            elif t in head:
-                got += 0.6 * w  # named by the title or section: the passage is about it
+        got = sum(w if t in span else CONTEXT_CREDIT * w if t in context else 0.0 for t, w in weights.items())
         return got / total
 
-    def _type_bonus(self, qtype: str, text: str) -> float:
+    @staticmethod
+    def _has_amount(unit: str, text: str) -> bool:
+        """A figure in the unit asked for: 40万辆 for 辆, 十二个方面 for 方面."""
+        if re.search(r"\d[\d.,]*\s*(?:万|亿|千|百)?个?(?:" + unit + ")", text):
+            return True
+        return bool(re.search(r"[一二两三四五六七八九十百]+(?:个)?(?:" + unit + ")", text))
+
+    @staticmethod
+    def _type_bonus(qtype: str, unit: str, text: str, novelty: int) -> float:
+        """How well the span looks like the kind of answer asked for. `novelty`: characters of the span
+        that are not question words: an answer says something the question does not."""
+        fresh = NOVELTY_BONUS * min(novelty, NOVELTY_CHARS) / NOVELTY_CHARS
         if qtype == "number":
-            return 0.25 if NUMBER_RE.search(text) else -0.2
+            if unit and ExtractiveAnswerer._has_amount(unit, text):
+                return 0.35
+            return 0.15 if NUMBER_RE.search(text) else -0.3
         if qtype == "list":
-            return 0.1 * min(text.count("、") + text.count("，"), 3)
+            return fresh + 0.05 * min(text.count("、") + text.count("，") + text.count(","), 4)
         if qtype == "why":
-            return 0.2 if REASON_RE.search(text) else 0.0
-        return 0.0
+            return fresh + (0.2 if REASON_RE.search(text) else 0.0)
+        return fresh
 
     def best(self, question: str, hits: list[ScoredChunk]) -> _Candidate | None:
+        """The best run of clauses (within one sentence, at most answer_max_chars) in the top passages."""
         weights = self._weights(question)
         if not weights:
             return None
         qtype = question_type(question)
+        unit = expected_unit(question)
+        limit = self.settings.answer_max_chars
         best: _Candidate | None = None
         for rank, h in enumerate(hits[: self.settings.answer_passages]):
             head = normalize(h.chunk.title + " " + h.chunk.section).lower()
             for sent in split_sentences(h.chunk.text):
-                norm = normalize(sent).lower()
-                if len(squash(norm)) < 4:
+                norm_sent = normalize(sent).lower()
+                if len(squash(norm_sent)) < 4:
                     continue
-                cov = self._coverage(weights, norm, head)
-                score = cov + self._type_bonus(qtype, norm) - 0.06 * rank
-                if best is None or score > best.score:
-                    best = _Candidate(rank, sent.strip(), score, cov)
+                clauses = split_clauses(sent) or [sent]
+                context = head + " " + norm_sent
+                for i in range(len(clauses)):
+                    span = ""
+                    for j in range(i, len(clauses)):
+                        if len(span) + len(clauses[j]) > limit and span:
+                            break
+                        span += clauses[j]
+                        norm = normalize(span).lower()
+                        cov = self._coverage(weights, norm, context)
+                        novelty = len(squash(reduce(lambda t, w: t.replace(w, ""), weights, norm)))
+                        score = (cov + self._type_bonus(qtype, unit, norm, novelty) - RANK_PENALTY * rank
+                                 - LENGTH_PENALTY * len(span))
+                        if best is None or score > best.score:
+                            best = _Candidate(rank, sent.strip(), span, score, cov)
         return best
 
-    def span(self, question: str, sentence: str) -> str:
-        """The shortest run of clauses in the sentence that answers the question, within the length limit."""
-        limit = self.settings.answer_max_chars
-        text = sentence.strip()
-        if len(text) <= limit:
-            return text.rstrip("。；;，,")
-        weights = self._weights(question)
-        qtype = question_type(question)
-        clauses = split_clauses(text)
-        cover = [self._coverage(weights, normalize(c).lower(), "") for c in clauses]
-        scored = [cv + self._type_bonus(qtype, normalize(c).lower()) for cv, c in zip(cover, clauses)]
-        i = max(range(len(clauses)), key=lambda j: (scored[j], -j))
-        lo, hi = i, i + 1
-        # Grow the span while a neighbour also carries question words and it stays short.
-        while True:
-            size = sum(len(c) for c in clauses[lo:hi])
-            grow = [(cover[j], a, b) for j, a, b in ((lo - 1, lo - 1, hi), (hi, lo, hi + 1))
-                    if 0 <= j < len(clauses) and cover[j] >= GROW_COVERAGE and size + len(clauses[j]) <= limit * 0.75]
-            if not grow:
-                break
-            _, lo, hi = max(grow)
-        span = "".join(clauses[lo:hi]).strip()
-        if len(span) < 8 and lo > 0:  # a bare figure needs the clause naming what it is
-            span = (clauses[lo - 1] + span).strip()
-        return span[:limit].rstrip("。；;，,、：:")
+    def span(self, question: str, cand: _Candidate) -> str:
+        """The answer text: the chosen clauses, with the clause before a bare figure, trimmed to the limit."""
+        text = cand.span.strip()
+        if len(squash(text)) < 8:  # a bare figure needs the clause naming what it is
+            clauses = split_clauses(cand.sentence)
+            k = next((i for i, c in enumerate(clauses) if c.strip() and c.strip() in text), 0)
+            if k > 0:
+                text = (clauses[k - 1] + text).strip()
+        return text[: self.settings.answer_max_chars].rstrip("。；;，,、：:")
+
+    def question_places(self, question: str) -> list[str]:
+        """Places the question names (青岛市, 天桥区, 章丘 …), known to the corpus or not."""
+        from jieba import posseg
+
+        words = posseg.lcut(normalize(question))
+        out = []
+        for k, w in enumerate(words):
+            nxt = words[k + 1].word if k + 1 < len(words) else ""
+            named = len(w.word) >= 3 and PLACE_SUFFIX_RE.search(w.word) and (w.flag == "ns" or w.word in self.places)
+            if named or (len(w.word) >= 2 and any(p.startswith(w.word) for p in self.places)):
+                out.append(w.word)
+            elif nxt in ("区", "县", "市", "镇") and len(w.word) >= 2 and re.fullmatch(r"[\u4e00-\u9fff]+", w.word):
+                out.append(w.word)  # jieba split an unknown district name from its suffix (章丘 + 区)
+        return out
+
+    def place_mismatch(self, question: str, passage: str, sentence: str) -> bool:
+        """True when the question names a place the answer does not speak of: a place of the corpus's
+        titles (济南, 市中区) must appear in the passage, its title or section; any other place (青岛市,
+        天桥区) in the answer's own sentence, since a passage may mention it only in passing."""
+        for p in self.question_places(question):
+            stem = PLACE_SUFFIX_RE.sub("", p) if len(p) > 2 else p
+            known = any(stem in k for k in self.places)
+            if stem not in (passage if known else sentence):
+                return True
+        return False
 
     def supported(self, question: str, hits: list[ScoredChunk], cand: _Candidate | None) -> bool:
-        """Whether the best sentence really answers: it covers the question's topic words (not just its
-        place and year), and its passage is about the same year."""
+        """Whether the best span really answers: same year and place as the question, and it covers the
+        question's topic words (not just its place and year)."""
         if cand is None:
             return False
         h = hits[cand.rank].chunk
         where = normalize(h.title + h.section + h.text).lower()
         sig = query_signals(question, self.places)
-        if any(year not in where for year in sig.years):
+        title = normalize(h.title)
+        # A report titled 2024 speaks of 2023 as 去年, so the year next to the title's also counts.
+        if any(y not in where and str(int(y) + 1) not in title and str(int(y) - 1) not in title for y in sig.years):
+            return False
+        unit = expected_unit(question)
+        if unit and question_type(question) == "number" and not self._has_amount(unit, normalize(cand.span)):
+            return False  # asked for 多少元 or 多少家, and the best span has no such figure
+        if self.place_mismatch(question, where, normalize(h.title + h.section + cand.sentence).lower()):
             return False
         topic = {t: w for t, w in self._weights(question).items()
                  if not t.isdigit() and not (sig.place and (t in sig.place or sig.place.startswith(t)))}
         if not topic:
             return cand.coverage >= self.settings.decline_threshold
-        head = normalize(h.title + " " + h.section).lower()
-        return self._coverage(topic, normalize(cand.sentence).lower(), head) >= self.settings.decline_threshold
+        context = normalize(h.title + " " + h.section + " " + cand.sentence).lower()
+        return self._coverage(topic, normalize(cand.span).lower(), context) >= self.settings.decline_threshold
 
     def answer(self, question: str, hits: list[ScoredChunk]) -> Answer:
         cites = citations_for(hits)
         cand = self.best(question, hits)
         if not self.supported(question, hits, cand):
             return Answer(question, NOT_FOUND, False, cites)
-        span = self.span(question, cand.sentence)
+        span = self.span(question, cand)
         used = [cand.rank]
         cites[cand.rank].quote = cand.sentence
         key = squash(span)
@@ -180,5 +249,3 @@ class ExtractiveAnswerer(Answerer):
                     break
         markers = "".join(f"[{cites[j].n}]" for j in sorted(used))
         return Answer(question, f"{span}{markers}", True, cites)
-
-

@@ -176,6 +176,14 @@ class BM25Index:
             return np.zeros(n, dtype=np.float32)
         return self.retriever.get_scores([self._vocab[t] for t in tokens])
 
+    def idf(self, token: str) -> float:
+        """Inverse document frequency of a token; a token the corpus never uses gets the highest value."""
+        n = int(self.retriever.scores["num_docs"])
+        i = self._vocab.get(token)
+        indptr = self.retriever.scores["indptr"]  # per-token column pointers: df = column length
+        df = 0 if i is None else int(indptr[i + 1] - indptr[i])
+        return float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+
     def save(self, directory: Path) -> None:
         target = directory / DIR
         self.retriever.save(target)

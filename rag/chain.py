@@ -18,6 +18,7 @@ from .errors import BadQuestion, IndexMissing, LLMError
 from .models import Answer, Citation
 from .retriever import HybridRetriever, known_places
 from .store import Index, build_index, corpus_signature, current_build, load_index, read_manifest
+from .textutil import expand_abbreviations
 
 
 def clean_question(question, max_chars: int = 2000) -> str:
@@ -48,7 +49,7 @@ class Engine:
     def chain(self, top_k: int, answerer: Answerer | None = None) -> Runnable:
         """question -> {question, hits} -> Answer, as an LCEL runnable."""
         ans = answerer or self.answerer
-        retrieve = RunnableLambda(lambda q: {"question": q, "hits": self.retriever.search(q, top_k)})
+        retrieve = RunnableLambda(lambda q: {"question": q, "hits": self.retriever.search(expand_abbreviations(q), top_k)})
         return RunnableLambda(lambda q: clean_question(q, self.settings.max_question_chars)) | retrieve | RunnableLambda(
             lambda x: ans.answer(x["question"], x["hits"])
         )
@@ -80,7 +81,7 @@ def get_engine(index: str | os.PathLike = "index", settings: Settings | None = N
 
 
 def _default_answerer(idx: Index, s: Settings) -> Answerer:
-    return ExtractiveAnswerer(idx.bm25.tokenizer, s, places=known_places(idx))
+    return ExtractiveAnswerer(idx.bm25.tokenizer, s, places=known_places(idx), idf=idx.bm25.idf)
 
 
 def _ensure_fresh(index: Path, s: Settings) -> None:
@@ -130,5 +131,5 @@ def stream_ask(question: str, *, index: str | os.PathLike = "index", top_k: int 
     s = settings or Settings.from_env()
     q = clean_question(question, s.max_question_chars)
     engine = get_engine(index, s)
-    hits = engine.retriever.search(q, top_k)
+    hits = engine.retriever.search(expand_abbreviations(q), top_k)
     yield from (answerer or engine.answerer).stream(q, hits)

@@ -43,7 +43,7 @@ class Settings:
     # answering
     answer_max_chars: int = 80
     answer_passages: int = 3  # how many top passages the extractive answerer reads
-    decline_threshold: float = 0.3  # topic-word coverage below this declines (tuned on eval/qa.jsonl)
+    decline_threshold: float = 0.25  # topic-word coverage below this declines (tuned on eval/qa.jsonl)
     max_question_chars: int = 2000
     answerer: str = "extractive"  # "extractive" (offline default) or "llm" (needs llm_base_url and llm_model)
     llm_base_url: str = ""  # any OpenAI-compatible chat endpoint, e.g. http://localhost:11434/v1

@@ -41,3 +41,16 @@ def normalize(text: str) -> str:
 def squash(text: str) -> str:
     """Drop all whitespace: for comparing text across line wraps and spacing differences."""
     return re.sub(r"\s+", "", text)
+
+
+# Abbreviations people type that the reports spell out; the full form is added, not substituted,
+# because the documents use both.
+ABBREVIATIONS = {"GDP": "地区生产总值", "规上": "规模以上", "CPI": "居民消费价格", "社零": "社会消费品零售总额"}
+
+
+def expand_abbreviations(text: str) -> str:
+    """Add the spelled-out form after each known abbreviation (GDP -> GDP 地区生产总值)."""
+    for short, full in ABBREVIATIONS.items():
+        if short in text.upper() and full not in text:
+            text = re.sub(re.escape(short), lambda m: f"{m.group(0)} {full} ", text, flags=re.IGNORECASE)
+    return text
