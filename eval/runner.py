@@ -185,16 +185,19 @@ def main(args) -> int:
     settings = Settings.from_env(index_dir=args.index)
     tmp = None
     if args.cmrc:
-        tmp = tempfile.TemporaryDirectory(prefix="rag-cmrc-")
-        corpus = Path(tmp.name) / "corpus"
-        corpus.mkdir()
+        keep = getattr(args, "cmrc_dir", None)
+        if keep is None:
+            tmp = tempfile.TemporaryDirectory(prefix="rag-cmrc-")
+        work = Path(keep or tmp.name)
+        corpus = work / "corpus"
+        corpus.mkdir(parents=True, exist_ok=True)
         items = cmrc_items(args.cmrc, corpus)
-        index = str(Path(tmp.name) / "index")
+        index = str(work / "index")  # a kept index is rebuilt incrementally: nothing re-embedded
         settings = settings.replace(corpus=str(corpus))
         paths = [str(corpus)]
         from rag import build_index
 
-        print(f"indexing {len(list(corpus.iterdir()))} CMRC articles into a temporary index…", file=sys.stderr)
+        print(f"indexing {len(list(corpus.iterdir()))} CMRC articles into {index}…", file=sys.stderr)
         build_index(paths, index=index, settings=settings)
         label = "CMRC 2018 trial"
     else:

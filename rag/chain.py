@@ -14,7 +14,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from .answerer import Answerer, ExtractiveAnswerer
 from .config import Settings
 from .embeddings import get_embeddings
-from .errors import BadQuestion, IndexMissing, LLMError
+from .errors import BadQuestion, IndexMissing, RagError
 from .models import Answer, Citation
 from .retriever import HybridRetriever, known_places
 from .store import Index, build_index, corpus_signature, current_build, load_index, read_manifest
@@ -75,13 +75,21 @@ def get_engine(index: str | os.PathLike = "index", settings: Settings | None = N
         emb = get_embeddings(model)
         s = s.replace(embed_model=model)
         retriever = HybridRetriever(index=idx, embeddings=emb, settings=s, top_k=s.top_k)
-        engine = Engine(idx, retriever, _default_answerer(idx, s), s)
+        engine = Engine(idx, retriever, make_answerer(idx, s), s)
         _ENGINES[key] = (build, engine)
         return engine
 
 
-def _default_answerer(idx: Index, s: Settings) -> Answerer:
-    return ExtractiveAnswerer(idx.bm25.tokenizer, s, places=known_places(idx), idf=idx.bm25.idf)
+def make_answerer(idx: Index, s: Settings) -> Answerer:
+    """The answerer the settings name: "extractive" (default) or "llm" (extractive as its fallback)."""
+    extractive = ExtractiveAnswerer(idx.bm25.tokenizer, s, places=known_places(idx), idf=idx.bm25.idf)
+    if s.answerer == "extractive":
+        return extractive
+    if s.answerer == "llm":
+        from .llm import LLMAnswerer
+
+        return LLMAnswerer(s, fallback=extractive)
+    raise RagError(f"unknown answerer '{s.answerer}': choose extractive or llm")
 
 
 def _ensure_fresh(index: Path, s: Settings) -> None:

@@ -12,7 +12,13 @@ BOLD, YELLOW, DIM, RESET = "\033[1m", "\033[43m\033[30m", "\033[2m", "\033[0m"
 
 
 def _settings(args) -> Settings:
-    return Settings.from_env(index_dir=getattr(args, "index", None), embed_model=getattr(args, "model", None))
+    llm_model = getattr(args, "llm_model", None)
+    return Settings.from_env(
+        index_dir=getattr(args, "index", None), embed_model=getattr(args, "model", None),
+        answerer=getattr(args, "answerer", None) or ("llm" if llm_model else None),
+        llm_base_url=getattr(args, "llm_base_url", None), llm_model=llm_model,
+        llm_api_key=getattr(args, "llm_api_key", None),
+    )
 
 
 def cmd_index(args) -> int:
@@ -57,6 +63,8 @@ def cmd_ask(args) -> int:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
         return 0 if answer.found else 1
     color = sys.stdout.isatty()
+    if answer.warning:
+        print(f"warning: {answer.warning}", file=sys.stderr)
     print(f"{BOLD if color else ''}{answer.answer}{RESET if color else ''}\n")
     shown = [c for c in answer.citations if c.quote] if answer.found else answer.citations[:3]
     if not answer.found and shown:
@@ -83,7 +91,7 @@ def cmd_bench(args) -> int:
 def cmd_serve(args) -> int:
     from ui import main as ui_main
 
-    return ui_main(host=args.host, port=args.port, auth=args.auth, index=args.index)
+    return ui_main(host=args.host, port=args.port, auth=args.auth, index=args.index, corpus=args.corpus)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--index")
     a.add_argument("--top-k", type=int, default=5)
     a.add_argument("--json", action="store_true", help="print Answer.to_dict() as JSON")
+    a.add_argument("--answerer", choices=["extractive", "llm"], help="default: extractive (RAG_ANSWERER)")
+    a.add_argument("--llm-base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (RAG_LLM_BASE_URL)")
+    a.add_argument("--llm-model", help="model name at that endpoint; implies --answerer llm (RAG_LLM_MODEL)")
+    a.add_argument("--llm-api-key", help="API key (prefer RAG_LLM_API_KEY: arguments show in the process list)")
     a.set_defaults(func=cmd_ask)
 
     e = sub.add_parser("eval", help="run the eval set (and baselines, CMRC)")
@@ -109,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.add_argument("--baselines", action="store_true", help="also run BM25-only, dense-only and naive LangChain")
     e.add_argument("--cmrc", help="path to cmrc2018_trial.json: index it in a temp dir and ask all its questions")
+    e.add_argument("--cmrc-dir", help="keep the CMRC corpus and index in this folder and reuse them (default: a temp dir)")
     e.add_argument("--limit", type=int, help="only the first N questions (smoke runs)")
     e.add_argument("--failures", type=int, default=15, help="how many failures to list")
     e.set_defaults(func=cmd_eval)
@@ -136,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=None)
     sv.add_argument("--auth", default=None, help="user:pass")
     sv.add_argument("--index", default=None)
+    sv.add_argument("--corpus", default=None, help="folder that uploads go to and the index is built from (RAG_CORPUS)")
     sv.set_defaults(func=cmd_serve)
 
     return p

@@ -63,6 +63,7 @@ class Answer:
     answer: str
     found: bool
     citations: list[Citation] = field(default_factory=list)
+    warning: str = ""  # e.g. the LLM failed and the extractive answer is shown instead
 
     def to_dict(self) -> dict:
         return {
@@ -70,6 +71,7 @@ class Answer:
             "answer": self.answer,
             "found": self.found,
             "citations": [c.to_dict() for c in self.citations],
+            "warning": self.warning,
         }
 
 
