@@ -52,6 +52,11 @@ class Settings:
     llm_timeout: float = 30.0  # seconds; on timeout the extractive answer is used instead
     max_file_mb: int = 60
 
+    # OpenMP threads (measured in eval/PERF.md). One question is tiny work: a second thread gains little and,
+    # when the cores are busy, every parallel region waits for it (3-10x slower on 2 busy cores).
+    query_threads: int = 1  # embedding and vector search of one question
+    index_threads: int = 0  # embedding batches while indexing; 0 = all cores
+
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
         """Defaults, then RAG_* environment variables, then explicit overrides (None is ignored)."""

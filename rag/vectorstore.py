@@ -1,6 +1,7 @@
 """FAISS vector store: inner product on normalized vectors; exact below a size, HNSW above it."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import faiss
@@ -11,15 +12,33 @@ from .errors import IndexCorrupt
 FILE = "vectors.faiss"
 
 
-class VectorStore:
-    """Holds one FAISS index. Row i is chunk i of the index's chunks.jsonl."""
+@contextmanager
+def omp_threads(n: int):
+    """FAISS's OpenMP threads for the calling thread during the block (n <= 0: leave them as they are)."""
+    if n <= 0:
+        yield
+        return
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)
 
-    def __init__(self, index: "faiss.Index") -> None:
+
+class VectorStore:
+    """Holds one FAISS index. Row i is chunk i of the index's chunks.jsonl.
+
+    One query is searched with `threads` OpenMP threads (Settings.query_threads, default 1): measured on
+    2 cores, a single exact search over 100k vectors took 6 ms on one thread and 16-40 ms on two."""
+
+    def __init__(self, index: "faiss.Index", threads: int = 1) -> None:
         self.index = index
+        self.threads = threads
 
     @classmethod
     def build(cls, vectors: np.ndarray, *, ann_threshold: int, hnsw_m: int = 32, ef_search: int = 128,
-              ef_construction: int = 200) -> "VectorStore":
+              ef_construction: int = 200, threads: int = 1) -> "VectorStore":
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         n, dim = vectors.shape
         if n > ann_threshold:
@@ -29,8 +48,8 @@ class VectorStore:
         else:
             index = faiss.IndexFlatIP(dim)
         if n:
-            index.add(vectors)
-        return cls(index)
+            index.add(vectors)  # all cores: building is one long parallel pass
+        return cls(index, threads)
 
     @property
     def exact(self) -> bool:
@@ -44,7 +63,8 @@ class VectorStore:
         k = min(k, len(self))
         if k <= 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        scores, ids = self.index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+        with omp_threads(self.threads):
+            scores, ids = self.index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
 
@@ -58,11 +78,11 @@ class VectorStore:
         faiss.write_index(self.index, str(directory / FILE))
 
     @classmethod
-    def load(cls, directory: Path, ef_search: int = 128) -> "VectorStore":
+    def load(cls, directory: Path, ef_search: int = 128, threads: int = 1) -> "VectorStore":
         try:
             index = faiss.read_index(str(directory / FILE))
         except Exception as exc:  # faiss raises RuntimeError for unreadable files
             raise IndexCorrupt(f"the vector index {directory / FILE} is unreadable ({exc}); run `rag index` to rebuild") from exc
         if hasattr(index, "hnsw"):
             index.hnsw.efSearch = ef_search
-        return cls(index)
+        return cls(index, threads)
