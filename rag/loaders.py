@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from .config import Settings
 from .errors import LoaderError
 from .models import Document, Skipped
 
@@ -38,7 +39,7 @@ def _looks_like_text(text: str) -> bool:
     return bad <= len(sample) * 0.01
 
 
-def load_file(path: str | os.PathLike, source: str | None = None, max_mb: float = 60) -> Document:
+def load_file(path: str | os.PathLike, source: str | None = None, max_mb: float = Settings.max_file_mb) -> Document:
     """Load one file. Raises LoaderError saying why it cannot be used."""
     p = Path(path)
     suffix = p.suffix.lower()
@@ -46,7 +47,7 @@ def load_file(path: str | os.PathLike, source: str | None = None, max_mb: float 
         raise LoaderError(f"unsupported file type '{suffix or p.name}' (use .txt, .md, .docx or .pdf)")
     size = p.stat().st_size
     if size > max_mb * 1024 * 1024:
-        raise LoaderError(f"the file is {size / 1e6:.0f} MB, over the {max_mb} MB limit")
+        raise LoaderError(f"the file is {size / 1e6:.0f} MB, over the {max_mb} MB limit; split it, or raise RAG_MAX_FILE_MB")
     if suffix in TEXT_SUFFIXES:
         text = decode_text(p.read_bytes())
     elif suffix == ".docx":
@@ -122,7 +123,8 @@ def iter_files(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[Path, str]]
             yield root, root.name
 
 
-def load_paths(paths: Iterable[str | os.PathLike], max_mb: float = 60) -> tuple[list[Document], list[Skipped]]:
+def load_paths(paths: Iterable[str | os.PathLike],
+               max_mb: float = Settings.max_file_mb) -> tuple[list[Document], list[Skipped]]:
     """Load every usable file; return the documents and the skipped files with reasons."""
     docs: list[Document] = []
     skipped: list[Skipped] = []
