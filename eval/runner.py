@@ -3,7 +3,8 @@
 Metrics (whitespace is ignored in every comparison, so hard-wrapped text still matches):
   hit@k     a citation among the first k is from the right document, holds a gold answer and overlaps the evidence
   MRR       mean of 1/rank of the first such citation
-  accuracy  a gold answer inside the short answer (at most 160 characters), for answerable questions
+  accuracy  a gold answer inside the short answer (at most 160 characters), for answerable questions;
+            punctuation is ignored there too (a gold answer ending in 。 matches an answer without it)
   declined  share of unanswerable questions answered with found=False
   false_decline  share of answerable questions answered with found=False
 """
@@ -14,6 +15,7 @@ import statistics
 import sys
 import tempfile
 import time
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,10 +89,15 @@ def relevant(item: Item, source: str, text: str) -> bool:
     return any(ev[i:i + OVERLAP] in body for i in range(0, len(ev) - OVERLAP + 1))
 
 
+def bare(text: str) -> str:
+    """Text without whitespace and punctuation, as CMRC's own evaluation compares answers."""
+    return "".join(ch for ch in squash(text) if not unicodedata.category(ch).startswith("P"))
+
+
 def judge(item: Item, answer: Answer, seconds: float) -> Outcome:
     rank = next((c.n for c in answer.citations if relevant(item, c.source, c.text)), 0)
-    short = squash(answer.answer)[:ANSWER_LIMIT]
-    correct = answer.found and any(squash(a) in short for a in item.answers)
+    short = bare(squash(answer.answer)[:ANSWER_LIMIT])
+    correct = answer.found and any(bare(a) and bare(a) in short for a in item.answers)
     return Outcome(item, answer, rank, correct, seconds)
 
 

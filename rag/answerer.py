@@ -10,13 +10,15 @@ from .bm25 import ChineseTokenizer
 from .config import Settings
 from .models import Answer, Citation, ScoredChunk
 from .retriever import query_signals
-from .textutil import expand_abbreviations, normalize, split_clauses, split_sentences, squash
+from .textutil import expand_abbreviations, is_cjk, normalize, split_clauses, split_sentences, squash
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
 CONTEXT_CREDIT = 0.5  # a question word in the answer's sentence (not the span itself) or its heading counts half
 RANK_PENALTY = 0.06  # per passage rank: prefer the top passage when two spans tie
 LENGTH_PENALTY = 0.002  # per character: of two spans that answer equally, the shorter
 SHORT_TOKEN = 0.3  # weight factor of one-character words (多, 大, 新): weak evidence
+CHAR_WEIGHT = 0.3  # share of the question's characters found in the sentence
+QUESTION_CHARS = set("的了是在和与及吗呢么什哪谁几多少怎样为何请问有")
 NOVELTY_BONUS, NOVELTY_CHARS = 0.3, 8  # full bonus once the span adds this many characters to the question
 NUMBER_RE = re.compile(r"\d|[一二两三四五六七八九十百]+(?=个|大|项|条|类|方面|位|批)")
 QTYPES = {
@@ -60,6 +62,8 @@ class _Candidate:
     span: str  # the clauses of it that answer
     score: float
     coverage: float
+    first: int  # the span's first and last clause among the sentence's clauses
+    last: int
 
 
 class Answerer:
@@ -147,6 +151,7 @@ class ExtractiveAnswerer(Answerer):
         qtype = question_type(question)
         unit = expected_unit(question)
         limit = self.settings.answer_max_chars
+        qchars = {ch for ch in normalize(question) if is_cjk(ch) and ch not in QUESTION_CHARS}
         best: _Candidate | None = None
         for rank, h in enumerate(hits[: self.settings.answer_passages]):
             head = normalize(h.chunk.title + " " + h.chunk.section).lower()
@@ -156,6 +161,8 @@ class ExtractiveAnswerer(Answerer):
                     continue
                 clauses = split_clauses(sent) or [sent]
                 context = head + " " + norm_sent
+                # Shared characters catch what word overlap misses (树叶 ~ 其叶, 体重 ~ 公斤重).
+                chars = len(qchars & set(norm_sent)) / len(qchars) if qchars else 0.0
                 for i in range(len(clauses)):
                     span = ""
                     for j in range(i, len(clauses)):
@@ -165,14 +172,32 @@ class ExtractiveAnswerer(Answerer):
                         norm = normalize(span).lower()
                         cov = self._coverage(weights, norm, context)
                         novelty = len(squash(reduce(lambda t, w: t.replace(w, ""), weights, norm)))
-                        score = (cov + self._type_bonus(qtype, unit, norm, novelty) - RANK_PENALTY * rank
+                        score = (cov + CHAR_WEIGHT * chars + self._type_bonus(qtype, unit, norm, novelty) - RANK_PENALTY * rank
                                  - LENGTH_PENALTY * len(span))
                         if best is None or score > best.score:
-                            best = _Candidate(rank, sent.strip(), span, score, cov)
+                            best = _Candidate(rank, sent.strip(), span, score, cov, i, j)
         return best
 
     def span(self, question: str, cand: _Candidate) -> str:
-        """The answer text: the chosen clauses, with the clause before a bare figure, trimmed to the limit."""
+        """The answer text: the chosen clauses, with the clause before a bare figure, trimmed to the limit.
+        A question that is not after a figure (why, what, which) gets the whole sentence when it is short
+        enough: its answer rarely fits one clause."""
+        sentence = cand.sentence.strip()
+        number = question_type(question) == "number"
+        limit = self.settings.answer_max_chars if number else self.settings.answer_sentence_chars
+        if len(sentence) <= limit:
+            return sentence.rstrip("。；;，,、：:")
+        if not number:  # grow around the chosen clauses, forwards first: what follows usually explains
+            clauses = split_clauses(cand.sentence)
+            lo, hi = cand.first, cand.last + 1
+            size = sum(len(c) for c in clauses[lo:hi])
+            while hi < len(clauses) and size + len(clauses[hi]) <= limit:
+                size += len(clauses[hi])
+                hi += 1
+            while lo > 0 and size + len(clauses[lo - 1]) <= limit:
+                lo -= 1
+                size += len(clauses[lo])
+            return "".join(clauses[lo:hi]).strip()[:limit].rstrip("。；;，,、：:")
         text = cand.span.strip()
         if len(squash(text)) < 8:  # a bare figure needs the clause naming what it is
             clauses = split_clauses(cand.sentence)

@@ -107,6 +107,8 @@ class HybridRetriever(BaseRetriever):
         n = len(self.index.chunks)
         if n == 0:
             return []
+        if self.mode == "hybrid" and s.fusion == "weighted":
+            return self._weighted(question, k, query_vector)
         ranks: dict[int, float] = {}
         if self.mode in ("hybrid", "dense"):
             qv = query_vector if query_vector is not None else self.embeddings.embed_query_array(question)
@@ -127,6 +129,30 @@ class HybridRetriever(BaseRetriever):
                 chunk = self.index.chunks[i]
                 ranks[i] += s.rerank_weight * rerank_bonus(chunk, doc_place(self.index, chunk.source), sig)
         best = sorted(ranks.items(), key=lambda kv: -kv[1])[:k]
+        return [ScoredChunk(self.index.chunks[i], float(score)) for i, score in best]
+
+    def _weighted(self, question: str, k: int, query_vector: np.ndarray | None) -> list[ScoredChunk]:
+        """Fusion by a weighted sum of scores, each scaled to 0..1 over the candidates of both sides."""
+        s = self.settings
+        n = len(self.index.chunks)
+        qv = query_vector if query_vector is not None else self.embeddings.embed_query_array(question)
+        _, dense_ids = self.index.vectors.search(qv, s.dense_candidates)
+        bm25 = self.index.bm25.scores(question)
+        m = min(s.bm25_candidates, n)
+        top = np.argpartition(-bm25, m - 1)[:m] if m < n else np.arange(n)
+        cands = sorted({int(i) for i in dense_ids} | {int(i) for i in top if bm25[i] > 0})
+        dense = self.index.vectors.similarity(qv, cands)
+        lex = bm25[cands].astype(np.float64)
+        lex = lex / lex.max() if lex.max() > 0 else lex
+        span = dense.max() - dense.min()
+        dense = (dense - dense.min()) / span if span > 0 else np.zeros_like(dense)
+        sig = query_signals(question, known_places(self.index))
+        fused = {}
+        for j, i in enumerate(cands):
+            chunk = self.index.chunks[i]
+            bonus = rerank_bonus(chunk, doc_place(self.index, chunk.source), sig)
+            fused[i] = s.bm25_weight * lex[j] + s.dense_weight * dense[j] + s.weighted_rerank * bonus
+        best = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
         return [ScoredChunk(self.index.chunks[i], float(score)) for i, score in best]
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:

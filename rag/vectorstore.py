@@ -68,6 +68,13 @@ class VectorStore:
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
 
+    def similarity(self, query: np.ndarray, ids: list[int]) -> np.ndarray:
+        """Inner product of the query with the stored vectors of the given rows (for fusing scores)."""
+        if not ids:
+            return np.zeros(0, np.float32)
+        rows = np.stack([self.index.reconstruct(int(i)) for i in ids])
+        return rows @ np.asarray(query, dtype=np.float32).reshape(-1)
+
     def vectors(self) -> np.ndarray:
         """All stored vectors (for reusing unchanged chunks' embeddings)."""
         if len(self) == 0:
