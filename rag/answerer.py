@@ -31,6 +31,17 @@ REASON_RE = re.compile(r"为了|旨在|以便|目的|确保|为(?!主|止|了解
 PLACE_SUFFIX_RE = re.compile(r"(区|县|市|镇|街道)$")
 
 
+TABLE_ROW_RE = re.compile(r"^[^：\n]{1,16}：[^\n]*；[^：；\n]{1,16}：", re.M)
+
+
+def passage_sentences(text: str) -> list[str]:
+    """Sentences of a passage; in a table (rows of 列名：值；列名：值) each row is one sentence, so a
+    row's name and its values stay together."""
+    if len(TABLE_ROW_RE.findall(text)) >= 2:
+        return [line for line in text.splitlines(keepends=True) if line.strip()]
+    return split_sentences(text)
+
+
 def question_type(question: str) -> str:
     """number, list, why, yesno or entity: what kind of clause answers the question."""
     for name in ("why", "list", "yesno", "number"):
@@ -132,7 +143,7 @@ class ExtractiveAnswerer(Answerer):
         best: _Candidate | None = None
         for rank, h in enumerate(hits[: self.settings.answer_passages]):
             head = normalize(h.chunk.title + " " + h.chunk.section).lower()
-            for sent in split_sentences(h.chunk.text):
+            for sent in passage_sentences(h.chunk.text):
                 norm_sent = normalize(sent).lower()
                 if len(squash(norm_sent)) < 4:
                     continue
