@@ -11,7 +11,6 @@ Metrics (whitespace is ignored in every comparison, so hard-wrapped text still m
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import tempfile
 import time

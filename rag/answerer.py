@@ -29,8 +29,6 @@ QTYPES = {
 }
 REASON_RE = re.compile(r"为了|旨在|以便|目的|确保|为(?!主|止|了解)|以(?=[\u4e00-\u9fff]{2,}(提升|推动|促进|实现|保障|加快|满足|增强))|推动|促进|助力|让")
 PLACE_SUFFIX_RE = re.compile(r"(区|县|市|镇|街道)$")
-
-
 TABLE_ROW_RE = re.compile(r"^[^：\n]{1,16}：[^\n]*；[^：；\n]{1,16}：", re.M)
 
 

@@ -15,7 +15,7 @@ from .answerer import Answerer, ExtractiveAnswerer
 from .config import Settings
 from .embeddings import get_embeddings
 from .errors import BadQuestion, IndexMissing, RagError
-from .models import Answer, Citation
+from .models import Answer
 from .retriever import HybridRetriever, known_places
 from .store import Index, build_index, corpus_signature, current_build, load_index, read_manifest
 from .textutil import expand_abbreviations
