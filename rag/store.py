@@ -168,7 +168,7 @@ def build_index(
         tokenizer = ChineseTokenizer(discover_names(texts))
         bm25 = BM25Index.build(texts, tokenizer)
         store = VectorStore.build(vectors, ann_threshold=s.ann_threshold, hnsw_m=s.hnsw_m, ef_search=s.hnsw_ef_search,
-                                  threads=s.query_threads)
+                                  ef_construction=s.hnsw_ef_construction, threads=s.query_threads)
         manifest = {
             "format": FORMAT,
             "embed_model": s.embed_model,
