@@ -23,7 +23,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .bm25 import BM25Index, ChineseTokenizer, discover_names
+from .bm25 import BM25Arrays, BM25Index, ChineseTokenizer, discover_names
 from .chunking import chunk_document
 from .config import CHUNKER_VERSION, Settings
 from .embeddings import BaseEmbeddings, get_embeddings
@@ -138,6 +138,14 @@ def build_index(
     docs, skipped = load_paths(paths, max_mb=s.max_file_mb)
 
     with _build_lock(root):
+        same = _unchanged(root, paths, docs, emb, s)
+        if same is not None:  # nothing to do: no chunking, tokenizing, index building or writing
+            return IndexStats(
+                documents=len(docs), chunks=same["chunks"], embedded=0, reused=same["chunks"],
+                seconds=round(time.perf_counter() - t0, 3), skipped=skipped,
+                per_document={k: {"title": v["title"], "chunks": v["chunks"], **v["chunk_chars"]}
+                              for k, v in same["documents"].items()},
+            )
         old = _reusable_vectors(root, emb, s)
         chunks: list[Chunk] = []
         per_doc: dict[str, dict] = {}
@@ -189,6 +197,31 @@ def build_index(
         seconds=round(time.perf_counter() - t0, 3), skipped=skipped,
         per_document={k: {"title": v["title"], "chunks": v["chunks"], **v["chunk_chars"]} for k, v in per_doc.items()},
     )
+
+
+# Settings that shape the chunks, the vectors or the indexes: when one differs, the index is rebuilt.
+INDEX_SETTINGS = ("embed_model", "chunk_target", "chunk_max", "chunk_min", "chunk_overlap", "tiny_section",
+                  "table_rows_per_chunk", "ann_threshold", "hnsw_m", "hnsw_ef_search", "hnsw_ef_construction")
+
+
+def _unchanged(root: Path, paths: list[str], docs: list, emb: BaseEmbeddings, s: Settings) -> dict | None:
+    """The live manifest when the live build already is what this build would write (same paths, file
+    contents, model, chunker and index settings) and its files load; else None. Re-indexing an unchanged
+    corpus then only reads the files (a rebuild re-tokenizes everything and rewrites the index)."""
+    try:
+        m = read_manifest(root)
+        if (not m or m.get("format") != FORMAT or m.get("chunker_version") != CHUNKER_VERSION or m.get("paths") != paths
+                or m.get("model_id") != emb.model_id or m.get("dim") != emb.dim
+                or any(m.get("settings", {}).get(k) != getattr(s, k) for k in INDEX_SETTINGS)
+                or {k: v.get("hash") for k, v in m.get("documents", {}).items()} != {d.source: sha256(d.text) for d in docs}):
+            return None
+        build = current_build(root)
+        counts = {len(_read_chunks(build / "chunks.jsonl")), len(VectorStore.load(build)),
+                  int(BM25Arrays.load(build / "bm25").scores["num_docs"]), m.get("chunks")}
+        json.loads((build / "bm25" / "userdict.json").read_text("utf-8"))
+    except (IndexCorrupt, OSError, ValueError, KeyError, AttributeError):
+        return None  # whatever is wrong with the old index, a full build replaces it
+    return m if len(counts) == 1 else None
 
 
 def _reusable_vectors(root: Path, emb: BaseEmbeddings, s: Settings) -> dict[str, np.ndarray]:

@@ -79,3 +79,22 @@ def test_bm25_empty_corpus():
 
     idx = BM25Index.build([], WordTokenizer())
     assert idx.scores("任何 问题").shape == (0,)
+
+
+def test_reindexing_an_unchanged_corpus_writes_nothing(tiny_corpus, fake_settings, fake, tmp_path):
+    """The no-op path: same files, model and index settings keep the live build; any change rebuilds."""
+    from rag import build_index
+    from rag.store import current_build
+
+    index = tmp_path / "index"
+    first = build_index([tiny_corpus], index=index, settings=fake_settings)
+    live = current_build(index)
+    again = build_index([tiny_corpus], index=index, settings=fake_settings)
+    assert current_build(index) == live and again.chunks == again.reused == first.chunks and again.embedded == 0
+    assert again.per_document == first.per_document
+    build_index([tiny_corpus], index=index, settings=fake_settings.replace(chunk_max=300))  # another chunker setting
+    assert current_build(index) != live
+    live = current_build(index)
+    (tiny_corpus / "c.txt").write_text("# 丙县2024年计划\n\n丙县新建学校3所。\n", "utf-8")
+    changed = build_index([tiny_corpus], index=index, settings=fake_settings.replace(chunk_max=300))
+    assert current_build(index) != live and changed.documents == 3 and changed.embedded > 0
