@@ -389,12 +389,12 @@ def plot_scale(points: list[ScalePoint], path: str) -> None:
     import matplotlib.pyplot as plt
 
     n = [p.n for p in points]
-    fig, ax = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, ax = plt.subplots(1, 4, figsize=(17, 3.8))
     ax[0].plot(n, [p.p50_ms for p in points], "o-", label="retrieval p50")
     ax[0].plot(n, [p.p95_ms for p in points], "o--", label="retrieval p95")
     ax[0].plot(n, [p.vector_p50_ms for p in points], "s:", label="vector p50")
     ax[0].plot(n, [p.bm25_p50_ms for p in points], "^:", label="BM25 p50")
-    ax[0].axhline(100, color="grey", lw=0.8)
+    ax[0].axhline(100, color="grey", lw=0.8, label="target p50 at 1M")
     ax[0].set(title="query latency (ms)", xscale="log", yscale="log")
     ax[1].plot(n, [p.build_vectors_s for p in points], "o-", label="vectors")
     ax[1].plot(n, [p.build_bm25_s for p in points], "s-", label="BM25")
@@ -402,6 +402,9 @@ def plot_scale(points: list[ScalePoint], path: str) -> None:
     ax[2].plot(n, [p.disk_mb for p in points], "o-", label="on disk")
     ax[2].plot(n, [p.index_rss_mb for p in points], "s-", label="index RSS")
     ax[2].set(title="size (MB)", xscale="log", yscale="log")
+    ax[3].plot(n, [p.recall_at_10 for p in points], "o-", label="recall@10 vs exact")
+    ax[3].axhline(0.98, color="grey", lw=0.8, label="target at 1M")
+    ax[3].set(title="recall@10 (exact below ann_threshold)", xscale="log", ylim=(0.9, 1.005))
     for a in ax:
         a.set_xlabel("chunks")
         a.legend(fontsize=8)

@@ -38,7 +38,7 @@ class VectorStore:
 
     @classmethod
     def build(cls, vectors: np.ndarray, *, ann_threshold: int, hnsw_m: int = 32, ef_search: int = 128,
-              ef_construction: int = 100, threads: int = 1) -> "VectorStore":
+              ef_construction: int = 150, threads: int = 1) -> "VectorStore":
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         n, dim = vectors.shape
         if n > ann_threshold:
