@@ -304,8 +304,7 @@ def scale_point(n: int, settings: Settings, queries: int = 200, seed: int = 0) -
     rss0 = _rss_mb()
     t0 = time.perf_counter()
     store = VectorStore.build(vectors, ann_threshold=settings.ann_threshold, hnsw_m=settings.hnsw_m,
-                              ef_search=settings.hnsw_ef_search, ef_construction=settings.hnsw_ef_construction,
-                              threads=settings.query_threads)
+                              ef_search=settings.hnsw_ef_search, ef_construction=settings.hnsw_ef_construction)
     t1 = time.perf_counter()
     bm25 = BM25Index.build(texts, WordTokenizer())
     t2 = time.perf_counter()
@@ -361,7 +360,7 @@ def measure_scale(sizes: list[int], settings: Settings) -> list[ScalePoint]:
     points = []
     for n in sizes:
         env = {**os.environ, **{f"RAG_{k.upper()}": str(v) for k, v in settings.to_dict().items()
-                                if k in ("ann_threshold", "hnsw_m", "hnsw_ef_search", "hnsw_ef_construction", "query_threads")}}
+                                if k in ("ann_threshold", "hnsw_m", "hnsw_ef_search", "hnsw_ef_construction")}}
         out = subprocess.run([sys.executable, "-m", "eval.bench", "scale-point", str(n)], cwd=ROOT, env=env,
                              check=True, capture_output=True, text=True).stdout
         points.append(ScalePoint(**json.loads(out.strip().splitlines()[-1])))

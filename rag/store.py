@@ -87,7 +87,7 @@ def load_index(index_dir: str | os.PathLike, settings: Settings | None = None) -
     if manifest.get("format") != FORMAT or manifest.get("chunker_version") != CHUNKER_VERSION:
         raise IndexMismatch(f"the index in '{index_dir}' was built by another version; run `rag index` to rebuild")
     chunks = _read_chunks(build / "chunks.jsonl")
-    vectors = VectorStore.load(build, ef_search=s.hnsw_ef_search, threads=s.query_threads)
+    vectors = VectorStore.load(build, ef_search=s.hnsw_ef_search)
     bm25 = BM25Index.load(build)
     if not (len(chunks) == len(vectors) == int(bm25.retriever.scores["num_docs"]) == manifest.get("chunks")):
         raise IndexCorrupt(f"the index files in {build} disagree on the number of chunks; run `rag index` to rebuild")
@@ -176,7 +176,7 @@ def build_index(
         tokenizer = ChineseTokenizer(discover_names(texts))
         bm25 = BM25Index.build(texts, tokenizer)
         store = VectorStore.build(vectors, ann_threshold=s.ann_threshold, hnsw_m=s.hnsw_m, ef_search=s.hnsw_ef_search,
-                                  ef_construction=s.hnsw_ef_construction, threads=s.query_threads)
+                                  ef_construction=s.hnsw_ef_construction)
         manifest = {
             "format": FORMAT,
             "embed_model": s.embed_model,

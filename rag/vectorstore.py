@@ -29,8 +29,8 @@ def omp_threads(n: int):
 class VectorStore:
     """Holds one FAISS index. Row i is chunk i of the index's chunks.jsonl.
 
-    One query is searched with `threads` OpenMP threads (Settings.query_threads, default 1): measured on
-    2 cores, a single exact search over 100k vectors took 6 ms on one thread and 16-40 ms on two."""
+    One query is searched with `threads` OpenMP threads (default 1): measured on 2 cores, one exact search
+    over 100k vectors took 7 ms on one thread and 15-16 ms on two when idle, 16-40 ms when busy."""
 
     def __init__(self, index: "faiss.Index", threads: int = 1) -> None:
         self.index = index
