@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from rag import Answer, RagError, Settings, ask
+from rag.repair import MARKUP_RE
 from rag.textutil import squash
 
 ANSWER_LIMIT = 160
@@ -82,7 +83,10 @@ def relevant(item: Item, source: str, text: str) -> bool:
     body = squash(text)
     if not any(squash(a) in body for a in item.answers):
         return False
-    ev = squash(item.evidence or "")
+    raw = MARKUP_RE.sub("", item.evidence or "")  # passages are shown without the documents' markup
+    if "\t" in raw:  # a table row: passages show it as 列名：值 pairs, so each cell must be there
+        return all(squash(c) in body for c in raw.split("\t"))
+    ev = squash(raw)
     if len(ev) <= OVERLAP:
         return ev in body
     return any(ev[i:i + OVERLAP] in body for i in range(0, len(ev) - OVERLAP + 1))

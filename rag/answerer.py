@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import reduce
+from functools import lru_cache, reduce
 from typing import Callable, Iterator
 
 from .bm25 import ChineseTokenizer
 from .config import Settings
 from .models import Answer, Citation, ScoredChunk
-from .retriever import YEAR_RE, expected_unit, has_amount, query_signals
+from .retriever import RESULT_SECTION, YEAR_RE, expected_unit, has_amount, query_signals
 from .textutil import expand_abbreviations, is_cjk, normalize, split_clauses, split_sentences, squash
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
@@ -28,6 +28,9 @@ QTYPES = {
     "yesno": re.compile(r"是否|是不是|有没有|能否|会不会|可否|吗[？?]?$"),
 }
 REASON_RE = re.compile(r"为了|旨在|以便|目的|确保|为(?!主|止|了解)|以(?=[\u4e00-\u9fff]{2,}(提升|推动|促进|实现|保障|加快|满足|增强))|推动|促进|助力|让")
+# Words that make a figure another indicator: 人均地区生产总值 is not 地区生产总值.
+QUALIFIERS = ("人均", "平均", "户均", "亩均")
+LAST_YEAR = ("去年", "上年", "过去一年")
 PLACE_SUFFIX_RE = re.compile(r"(区|县|市|镇|街道)$")
 TABLE_ROW_RE = re.compile(r"^[^：\n]{1,16}：[^\n]*；[^：；\n]{1,16}：", re.M)
 
@@ -38,6 +41,14 @@ def passage_sentences(text: str) -> list[str]:
     if len(TABLE_ROW_RE.findall(text)) >= 2:
         return [line for line in text.splitlines(keepends=True) if line.strip()]
     return split_sentences(text)
+
+
+def sentence_clauses(sentence: str) -> list[str]:
+    """The pieces an answer is built from: clauses, or for a table row its 列名：值 cells, so that a
+    column's name stays with its value (2024年计划：2.82)."""
+    if TABLE_ROW_RE.match(sentence):
+        return re.findall(r"[^；\n]+；?\n?", sentence)
+    return split_clauses(sentence)
 
 
 def question_type(question: str) -> str:
@@ -79,6 +90,14 @@ def citations_for(hits: list[ScoredChunk]) -> list[Citation]:
                  score=round(h.score, 6))
         for i, h in enumerate(hits)
     ]
+
+
+@lru_cache(maxsize=256)
+def _tagged_words(text: str) -> tuple:
+    """jieba's words with part-of-speech tags; cached, since each candidate answer asks again."""
+    from jieba import posseg
+
+    return tuple(posseg.lcut(text))
 
 
 class ExtractiveAnswerer(Answerer):
@@ -131,38 +150,57 @@ class ExtractiveAnswerer(Answerer):
 
     def best(self, question: str, hits: list[ScoredChunk]) -> _Candidate | None:
         """The best run of clauses (within one sentence, at most answer_max_chars) in the top passages."""
+        return next(iter(self.candidates(question, hits)), None)
+
+    def candidates(self, question: str, hits: list[ScoredChunk]) -> list[_Candidate]:
+        """Each top passage's best run of clauses (within one sentence, at most answer_max_chars),
+        best first."""
         weights = self._weights(question)
         if not weights:
-            return None
+            return []
         qtype = question_type(question)
         unit = expected_unit(question)
         limit = self.settings.answer_max_chars
         qchars = {ch for ch in normalize(question) if is_cjk(ch) and ch not in QUESTION_CHARS}
-        best: _Candidate | None = None
+        total = sum(weights.values()) or 1.0
+        found: list[_Candidate] = []
         for rank, h in enumerate(hits[: self.settings.answer_passages]):
+            best: _Candidate | None = None
             head = normalize(h.chunk.title + " " + h.chunk.section).lower()
             for sent in passage_sentences(h.chunk.text):
                 norm_sent = normalize(sent).lower()
                 if len(squash(norm_sent)) < 4:
                     continue
-                clauses = split_clauses(sent) or [sent]
-                context = head + " " + norm_sent
+                clauses = sentence_clauses(sent) or [sent]
+                # Per clause, once: its question words and its characters that are not question words.
+                # A window's are the sums (words never cross the punctuation that splits clauses).
+                norm_clauses = [normalize(c).lower() for c in clauses]
+                words_in = [{t for t in weights if t in c} for c in norm_clauses]
+                fresh = [len(squash(reduce(lambda t, w: t.replace(w, ""), weights, c))) for c in norm_clauses]
+                in_context = {t for t in weights if t in head or t in norm_sent}
                 # Shared characters catch what word overlap misses (树叶 ~ 其叶, 体重 ~ 公斤重).
                 chars = len(qchars & set(norm_sent)) / len(qchars) if qchars else 0.0
-                for i in range(len(clauses)):
-                    span = ""
-                    for j in range(i, len(clauses)):
+                # In a table row the answer is one cell; the row's name (its first cell) is context.
+                row = bool(TABLE_ROW_RE.match(sent)) and len(clauses) > 1
+                for i in range(1 if row else 0, len(clauses)):
+                    span, norm, got, novelty = "", "", set(), 0
+                    for j in range(i, i + 1 if row else len(clauses)):
                         if len(span) + len(clauses[j]) > limit and span:
                             break
                         span += clauses[j]
-                        norm = normalize(span).lower()
-                        cov = self._coverage(weights, norm, context)
-                        novelty = len(squash(reduce(lambda t, w: t.replace(w, ""), weights, norm)))
-                        score = (cov + CHAR_WEIGHT * chars + self._type_bonus(qtype, unit, norm, novelty) - RANK_PENALTY * rank
-                                 - LENGTH_PENALTY * len(span))
+                        norm += norm_clauses[j]
+                        got |= words_in[j]
+                        novelty += fresh[j]
+                        cov = (sum(weights[t] for t in got)
+                               + CONTEXT_CREDIT * sum(weights[t] for t in in_context - got)) / total
+                        said = re.split("[：:]", norm, maxsplit=1)[-1] if row else norm  # a cell: its value
+                        score = (cov + CHAR_WEIGHT * chars + self._type_bonus(qtype, unit, said, novelty)
+                                 - RANK_PENALTY * rank - LENGTH_PENALTY * len(span))
                         if best is None or score > best.score:
                             best = _Candidate(rank, sent.strip(), span, score, cov, i, j)
-        return best
+            if best is not None:
+                found.append(best)
+        return sorted(found, key=lambda c: -c.score)
 
     def span(self, question: str, cand: _Candidate) -> str:
         """The answer text: the chosen clauses, with the clause before a bare figure, trimmed to the limit.
@@ -173,8 +211,8 @@ class ExtractiveAnswerer(Answerer):
         limit = self.settings.answer_max_chars if number else self.settings.answer_sentence_chars
         if len(sentence) <= limit:
             return sentence.rstrip("。；;，,、：:")
+        clauses = sentence_clauses(cand.sentence)
         if not number:  # grow around the chosen clauses, forwards first: what follows usually explains
-            clauses = split_clauses(cand.sentence)
             lo, hi = cand.first, cand.last + 1
             size = sum(len(c) for c in clauses[lo:hi])
             while hi < len(clauses) and size + len(clauses[hi]) <= limit:
@@ -185,26 +223,26 @@ class ExtractiveAnswerer(Answerer):
                 size += len(clauses[lo])
             return "".join(clauses[lo:hi]).strip()[:limit].rstrip("。；;，,、：:")
         text = cand.span.strip()
-        if len(squash(text)) < 8:  # a bare figure needs the clause naming what it is
-            clauses = split_clauses(cand.sentence)
-            k = next((i for i, c in enumerate(clauses) if c.strip() and c.strip() in text), 0)
-            if k > 0:
-                text = (clauses[k - 1] + text).strip()
+        if TABLE_ROW_RE.match(cand.sentence) and cand.first > 0:
+            text = clauses[0].split("：", 1)[-1] + text  # the row's name: 床位数；2024年计划：2.82
+        elif len(squash(text)) < 8 and cand.first > 0:  # a bare figure needs the clause naming what it is
+            text = (clauses[cand.first - 1] + text).strip()
         return text[: self.settings.answer_max_chars].rstrip("。；;，,、：:")
 
     def question_places(self, question: str) -> list[str]:
         """Places the question names (青岛市, 天桥区, 章丘 …), known to the corpus or not."""
-        from jieba import posseg
-
-        words = posseg.lcut(normalize(question))
+        words = _tagged_words(normalize(question))
         out = []
         for k, w in enumerate(words):
             nxt = words[k + 1].word if k + 1 < len(words) else ""
             named = len(w.word) >= 3 and PLACE_SUFFIX_RE.search(w.word) and (w.flag == "ns" or w.word in self.places)
             if named or (len(w.word) >= 2 and any(p.startswith(w.word) for p in self.places)):
                 out.append(w.word)
-            elif nxt in ("区", "县", "市", "镇") and len(w.word) >= 2 and re.fullmatch(r"[\u4e00-\u9fff]+", w.word):
-                out.append(w.word)  # jieba split an unknown district name from its suffix (章丘 + 区)
+            elif (nxt in ("区", "县", "市", "镇") and len(w.word) >= 2 and w.flag.startswith("n")
+                  and re.fullmatch(r"[\u4e00-\u9fff]+", w.word)):
+                # jieba split an unknown district name from its suffix (章丘 + 区); a noun only, so
+                # 哪个县 and “领跑县” name no place
+                out.append(w.word)
         return out
 
     def place_mismatch(self, question: str, passage: str, sentence: str) -> bool:
@@ -222,12 +260,14 @@ class ExtractiveAnswerer(Answerer):
     def _same_year(year: str, chunk, sentence: str) -> bool:
         """Whether the answer can be about the year asked: the sentence, section or passage names it, or
         the title names it or a year next to it (a report titled 2024 speaks of 2023 as 去年)."""
-        if year in normalize(chunk.section + sentence):
+        sent, section = normalize(sentence), normalize(chunk.section)
+        if year in section + sent:
             return True
-        # Measured: also refusing a sentence that names another year lost 16 right answers for 3 declines.
         title_years = set(YEAR_RE.findall(normalize(chunk.title)))
-        body = normalize(chunk.text)
-        return year in body or bool(title_years & {year, str(int(year) + 1), str(int(year) - 1)})
+        if year in title_years and str(int(year) - 1) not in title_years and any(w in sent for w in LAST_YEAR):
+            return False  # 去年 in a report of the year asked means the year before it
+        # Measured: also refusing a sentence that names another year lost 16 right answers for 3 declines.
+        return year in chunk.norm_text or bool(title_years & {year, str(int(year) + 1), str(int(year) - 1)})
 
     def supported(self, question: str, hits: list[ScoredChunk], cand: _Candidate | None) -> bool:
         """Whether the best span really answers: same year and place as the question, and it covers the
@@ -235,17 +275,24 @@ class ExtractiveAnswerer(Answerer):
         if cand is None:
             return False
         h = hits[cand.rank].chunk
-        where = normalize(h.title + h.section + h.text).lower()
+        where = normalize(h.title + h.section).lower() + h.norm_text
         sig = query_signals(question, self.places)
         if not all(self._same_year(y, h, cand.sentence) for y in sig.years):
             return False
+        if sig.wants_target and not sig.wants_result and sig.years and any(w in h.section for w in RESULT_SECTION):
+            if not set(sig.years) & set(YEAR_RE.findall(normalize(h.section + cand.sentence))):
+                return False  # asked for a year's plan; this passage reports another year's results
         unit = expected_unit(question)
         if unit and question_type(question) == "number" and not has_amount(unit, normalize(cand.span)):
             return False  # asked for 多少元 or 多少家, and the best span has no such figure
+        said = normalize(h.section + cand.sentence)
+        if any(w in question and w not in said for w in QUALIFIERS):
+            return False  # asked for a per-head or average figure; the sentence gives a total
         if self.place_mismatch(question, where, normalize(h.title + h.section + cand.sentence).lower()):
             return False
+        # Zero-weight words are the asker's phrasing (定位, 打算), not evidence either way.
         topic = {t: w for t, w in self._weights(question).items()
-                 if not t.isdigit() and not (sig.place and (t in sig.place or sig.place.startswith(t)))}
+                 if w > 0 and not t.isdigit() and not (sig.place and (t in sig.place or sig.place.startswith(t)))}
         if not topic:
             return cand.coverage >= self.settings.decline_threshold
         context = normalize(h.title + " " + h.section + " " + cand.sentence).lower()
@@ -253,8 +300,10 @@ class ExtractiveAnswerer(Answerer):
 
     def answer(self, question: str, hits: list[ScoredChunk]) -> Answer:
         cites = citations_for(hits)
-        cand = self.best(question, hits)
-        if not self.supported(question, hits, cand):
+        # The best span that passes the checks: a passage about another year or place gives way to
+        # the next passage rather than to a decline.
+        cand = next((c for c in self.candidates(question, hits) if self.supported(question, hits, c)), None)
+        if cand is None:
             return Answer(question, NOT_FOUND, False, cites)
         span = self.span(question, cand)
         used = [cand.rank]

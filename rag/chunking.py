@@ -138,25 +138,54 @@ def _table_units(blocks: list[Block]) -> list[_Unit]:
     """Each table row as '列名：值；…' (when the header fits the row), else cells joined by ' | '."""
     units: list[_Unit] = []
     header: list[str] = []
-    group = ""
+    sub: list[str] = []  # a second header row under the first (2023年 -> 实际 | 增长)
+    under_header = False
     for b in blocks:
         if b.kind != "table":
             continue
         cells = b.cells or [b.text]
-        if len(cells) == 1:
-            group = cells[0]  # a one-cell row labels the rows under it ("二、创新驱动")
-            units.append(_Unit(group, b.start, b.end, "\n"))
+        if len(cells) == 1:  # a one-cell row labels the rows under it ("二、创新驱动")
+            units.append(_Unit(cells[0], b.start, b.end, "\n"))
+            under_header = False
             continue
-        if not header and not any(re.fullmatch(r"[-\d.%]+", c) for c in cells):  # no numeric cell: a header
-            header = cells
+        # A header has no numeric cell; a second header row right under it spans it unevenly (its
+        # first cells are merged into the upper row's), so it has another number of cells.
+        if not any(re.fullmatch(r"[-\d.%]+", c) for c in cells) and (
+                not header or (under_header and len(cells) != len(header))):
+            if header:
+                sub = [_squash_spaced(c) for c in cells]
+            else:
+                header = [_squash_spaced(c) for c in cells]  # no numeric cell: a header
+            under_header = not sub
             units.append(_Unit(" | ".join(cells), b.start, b.end, "\n"))
             continue
+        under_header = False
+        if sub and len(header) != len(cells):
+            header = _merge_header(header, sub, len(cells)) or header
+            sub = []
         if header and len(header) == len(cells):
             row = "；".join(f"{h}：{v}" for h, v in zip(header, cells))
         else:
             row = " | ".join(cells)
         units.append(_Unit(row, b.start, b.end, "\n"))
     return units
+
+
+def _squash_spaced(cell: str) -> str:
+    """'指 标 名 称' -> '指标名称': table headers are often letter-spaced."""
+    return re.sub(r"(?<=[\u4e00-\u9fff]) +(?=[\u4e00-\u9fff])", "", cell)
+
+
+def _merge_header(top: list[str], sub: list[str], width: int) -> list[str] | None:
+    """One header from two rows where the lower row splits the last k upper cells evenly:
+    [名称, 2023年, 2024年] over [实际, 增长, 计划, 增长] with 5 columns -> [名称, 2023年实际, 2023年增长, …].
+    None when the rows do not fit the width that way."""
+    k = len(top) + len(sub) - width
+    if not 0 < k <= len(top) or len(sub) % k:
+        return None
+    span = len(sub) // k
+    lead = top[: len(top) - k]
+    return lead + [top[len(lead) + i // span] + sub[i] for i in range(len(sub))]
 
 
 def _pack(units: list[_Unit], s: Settings) -> list[list[_Unit]]:

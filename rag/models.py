@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
+
+from .textutil import normalize
 
 
 @dataclass
@@ -24,6 +27,11 @@ class Chunk:
     text: str
     start: int = 0  # offsets into the original document text
     end: int = 0
+
+    @cached_property
+    def norm_text(self) -> str:
+        """The text as matched against questions (full-width folded, lower case); computed once."""
+        return normalize(self.text).lower()
 
     def embed_text(self) -> str:
         head = self.title if not self.section else f"{self.title}\n{self.section}"

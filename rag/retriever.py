@@ -14,7 +14,7 @@ from .config import Settings
 from .embeddings import BaseEmbeddings
 from .models import Chunk, ScoredChunk
 from .store import Index
-from .textutil import normalize
+from .textutil import normalize, split_sentences
 
 YEAR_RE = re.compile(r"(20\d{2})\s*年?")
 TARGET_WORDS = ("目标", "计划", "预期", "力争", "将要", "打算", "今年要", "要达到", "预计")
@@ -93,7 +93,7 @@ def query_signals(question: str, known_places: list[str]) -> QuerySignals:
 def rerank_bonus(chunk: Chunk, doc_place: str, sig: QuerySignals) -> float:
     """Cheap evidence that the chunk is about the same place, year and kind of figure as the question."""
     head = normalize(chunk.title + " " + chunk.section)
-    body = normalize(chunk.text)
+    body = chunk.norm_text
     bonus = 0.0
     if sig.place:
         if same_place(sig.place, doc_place):
@@ -180,19 +180,45 @@ class HybridRetriever(BaseRetriever):
         span = dense.max() - dense.min()
         dense = (dense - dense.min()) / span if span > 0 else np.zeros_like(dense)
         sig = query_signals(question, known_places(self.index))
+        weights = self.query_weights(question)
         fused = {}
         for j, i in enumerate(cands):
             chunk = self.index.chunks[i]
             bonus = rerank_bonus(chunk, doc_place(self.index, chunk.source), sig)
-            fused[i] = s.bm25_weight * lex[j] + s.dense_weight * dense[j] + s.weighted_rerank * bonus
+            fused[i] = (s.bm25_weight * lex[j] + s.dense_weight * dense[j] + s.weighted_rerank * bonus
+                        + s.proximity_weight * sentence_coverage(weights, chunk.norm_text))
         best = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
         return [ScoredChunk(self.index.chunks[i], float(score)) for i, score in best]
+
+    def query_weights(self, question: str) -> dict[str, float]:
+        """The question's words that the corpus uses, each weighted by its IDF."""
+        bm25 = self.index.bm25
+        never = bm25.idf("\u0000")  # a word no chunk contains: the asker's phrasing, no evidence
+        out: dict[str, float] = {}
+        for t in bm25.tokenizer(question):
+            w = bm25.idf(t)
+            if w < never:
+                out[t] = w
+        return out
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
         return [
             LCDocument(page_content=h.chunk.text, metadata={**h.chunk.to_dict(), "score": h.score})
             for h in self.search(query)
         ]
+
+
+def sentence_coverage(weights: dict[str, float], text: str) -> float:
+    """The largest share of the question's (IDF-weighted) words found together in one sentence of the
+    (normalized) text: a passage that answers usually says it in one sentence, while BM25 over the whole passage
+    also rewards words scattered across it."""
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    best = 0.0
+    for sent in split_sentences(text):
+        best = max(best, sum(w for t, w in weights.items() if t in sent))
+    return best / total
 
 
 def known_places(index: Index) -> list[str]:

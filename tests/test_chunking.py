@@ -99,3 +99,19 @@ def test_page_break_rejoins_a_cut_sentence():
     chunks = chunks_of("002_5f250789493869b4.txt")
     assert any("社会主义思想为指导，深入学习贯彻" in c.text for c in chunks)
     assert not any("思想会主义思想" in c.text for c in chunks)
+
+
+def test_two_row_table_header_names_every_column():
+    """003's appendix: 2023年 and 2024年 each span two columns of the second header row."""
+    text = "\n".join(c.text for c in chunks_of("003_400c03503814481d.txt"))
+    assert "指标名称：地区生产总值；计算单位：亿元；2022年实际：69.3；2023年实际：113.2；2023年增长（%）：37.8；2024年计划：125.7" in text
+    assert "指标名称：居民人均可支配收入；计算单位：元；2022年实际：-；2023年实际：27093" in text
+
+
+def test_merge_header_only_when_the_lower_row_splits_the_upper_evenly():
+    from rag.chunking import _merge_header
+
+    assert _merge_header(["名称", "2023年", "2024年"], ["实际", "增长", "计划", "增长"], 5) == [
+        "名称", "2023年实际", "2023年增长", "2024年计划", "2024年增长"]
+    assert _merge_header(["名称", "2023年", "2024年"], ["实际", "增长", "计划"], 4) is None  # 3 cells over 2
+    assert _merge_header(["名称", "数值"], ["单位"], 9) is None

@@ -1,0 +1,61 @@
+"""The extractive answerer on hand-made passages: which span it picks and when it declines."""
+import pytest
+
+from rag.answerer import ExtractiveAnswerer
+from rag.bm25 import ChineseTokenizer
+from rag.models import Chunk, ScoredChunk
+from rag.retriever import sentence_coverage
+
+
+def hit(text, title="某区2024年工作报告", section="", source="a.txt"):
+    return ScoredChunk(Chunk(id=text[:8], source=source, title=title, section=section, text=text), 1.0)
+
+
+@pytest.fixture(scope="module")
+def answerer():
+    return ExtractiveAnswerer(ChineseTokenizer(), places=["某区"])
+
+
+def test_answers_a_figure_with_its_marker(answerer):
+    a = answerer.answer("某区2024年新增城镇就业多少人？", [hit("2024年，某区新增城镇就业1.2万人，城镇调查失业率5%。")])
+    assert a.found and "1.2万人" in a.answer and a.answer.endswith("[1]")
+
+
+def test_a_per_head_question_is_not_answered_with_a_total(answerer):
+    total = hit("2024年某区地区生产总值达到500亿元，增长6%。")
+    assert not answerer.answer("某区2024年人均地区生产总值是多少元？", [total]).found
+    per_head = hit("2024年某区人均地区生产总值达到8万元。")
+    assert answerer.answer("某区2024年人均地区生产总值是多少元？", [per_head]).found
+
+
+def test_last_year_in_a_report_of_the_year_asked_gives_way_to_the_next_passage(answerer):
+    looking_back = hit("去年，某区开通公交线路67条。", title="聚焦某区2024年两会")
+    this_year = hit("2024年，某区开通公交线路54条。", title="某区2025年政府工作报告")
+    a = answerer.answer("某区2024年开通了多少条公交线路？", [looking_back, this_year])
+    assert a.found and "54" in a.answer and "[2]" in a.answer
+
+
+def test_a_plan_question_is_not_answered_from_another_years_results(answerer):
+    done = hit("为15个项目发行专项债券29.75亿元。", section="一、2023年计划执行情况 > 3. 项目建设")
+    assert not answerer.answer("某区2024年计划发行多少专项债券？", [done]).found
+
+
+def test_which_county_names_no_place(answerer):
+    a = answerer.answer("2024年哪个县获评全国县域商业“领跑县”？", [hit("2024年，商河县获评全国县域商业“领跑县”。")])
+    assert a.found and "商河县" in a.answer
+
+
+def test_sentence_coverage_rewards_words_said_together():
+    weights = {"公交": 1.0, "线路": 1.0, "开通": 1.0}
+    together = "今年开通公交线路54条。其他工作。"
+    scattered = "开通地铁。公交优先。线路规划。"
+    assert sentence_coverage(weights, together) == 1.0
+    assert sentence_coverage(weights, scattered) == pytest.approx(1 / 3)
+
+
+def test_a_table_row_answers_with_its_name_and_the_cell_asked_for(answerer):
+    row = hit("指标名称：床位数；计算单位：张；2023年实际：1.34；2023年增长（%）：-；2024年计划：2.82\n"
+              "指标名称：医师数；计算单位：人；2023年实际：2.03；2023年增长（%）：-；2024年计划：2.15\n")
+    a = answerer.answer("某区2024年计划床位数是多少？", [row])
+    assert a.found and "床位数" in a.answer and "2024年计划：2.82" in a.answer and "2.15" not in a.answer
+    assert "2023年实际：1.34" in answerer.answer("某区2023年实际床位数是多少", [row]).answer
