@@ -4,9 +4,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .config import Settings
 from .errors import BadQuestion, RagError
+
+# The benchmark data stays beside the checkout (../shared/data); the project keeps no copy.
+SHARED_CMRC = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "cmrc2018_trial.json"
 
 BOLD, YELLOW, DIM, RESET = "\033[1m", "\033[43m\033[30m", "\033[2m", "\033[0m"
 
@@ -131,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--index", help="a built seeds index for query and start-up (default: the one the run builds)")
     b.add_argument("--limit", type=int, help="only the first N questions")
     b.add_argument("--quick", action="store_true", help="smoke run: 5 questions, one seed file, no CMRC, 2k scale")
-    b.add_argument("--cmrc", default="/work/shared/data/cmrc2018_trial.json", help="path to cmrc2018_trial.json")
+    b.add_argument("--cmrc", default=str(SHARED_CMRC), help="path to cmrc2018_trial.json (default: ../shared/data)")
     b.add_argument("--skip-index", action="store_true", help="no indexing measurement (uses --index or ./index)")
     b.add_argument("--skip-cmrc", action="store_true", help="no CMRC indexing measurement")
     b.add_argument("--skip-query", action="store_true", help="no ask() latency measurement")
