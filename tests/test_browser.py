@@ -2,7 +2,8 @@
 
 The app runs as `python ui.py` in a subprocess on a free port, over a temporary copy of the seeds
 (corpus folder and index), so the test never touches seeds/ or index/. Screenshots and the measured
-start-to-ready time go to artifacts/browser/ (ignored by git)."""
+start-to-ready time go to $RAG_TEST_ARTIFACTS (default: rag-test-artifacts/browser in the system's
+temporary folder), never into the repository."""
 from __future__ import annotations
 
 import os
@@ -10,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -23,7 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
-ARTIFACTS = ROOT / "artifacts" / "browser"
+ARTIFACTS = Path(os.environ.get("RAG_TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "rag-test-artifacts") / "browser"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
