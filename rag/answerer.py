@@ -92,6 +92,11 @@ def citations_for(hits: list[ScoredChunk]) -> list[Citation]:
     ]
 
 
+def _split_from_suffix(word: str, nxt: str) -> bool:
+    """A Chinese word right before a lone place suffix: jieba split 章丘区 into 章丘 + 区."""
+    return nxt in ("区", "县", "市", "镇") and len(word) >= 2 and bool(re.fullmatch(r"[\u4e00-\u9fff]+", word))
+
+
 @lru_cache(maxsize=256)
 def _tagged_words(text: str) -> tuple:
     """jieba's words with part-of-speech tags; cached, since each candidate answer asks again."""
@@ -231,19 +236,32 @@ class ExtractiveAnswerer(Answerer):
 
     def question_places(self, question: str) -> list[str]:
         """Places the question names (青岛市, 天桥区, 章丘 …), known to the corpus or not."""
-        words = _tagged_words(normalize(question))
+        text = normalize(question)
+        plain = self.tokenizer.words(text)
+        # Part-of-speech tags tell an unknown place from other words; jieba's tagger takes most of a
+        # second to load, so it is asked only when the question has such a word.
+        if any(self._maybe_place(w, nxt) for w, nxt in zip(plain, plain[1:] + [""])):
+            words = [(w.word, w.flag) for w in _tagged_words(text)]
+        else:
+            words = [(w, "") for w in plain]
         out = []
-        for k, w in enumerate(words):
-            nxt = words[k + 1].word if k + 1 < len(words) else ""
-            named = len(w.word) >= 3 and PLACE_SUFFIX_RE.search(w.word) and (w.flag == "ns" or w.word in self.places)
-            if named or (len(w.word) >= 2 and any(p.startswith(w.word) for p in self.places)):
-                out.append(w.word)
-            elif (nxt in ("区", "县", "市", "镇") and len(w.word) >= 2 and w.flag.startswith("n")
-                  and re.fullmatch(r"[\u4e00-\u9fff]+", w.word)):
+        for k, (w, flag) in enumerate(words):
+            nxt = words[k + 1][0] if k + 1 < len(words) else ""
+            named = len(w) >= 3 and PLACE_SUFFIX_RE.search(w) and (flag == "ns" or w in self.places)
+            if named or (len(w) >= 2 and any(p.startswith(w) for p in self.places)):
+                out.append(w)
+            elif _split_from_suffix(w, nxt) and flag.startswith("n"):
                 # jieba split an unknown district name from its suffix (章丘 + 区); a noun only, so
                 # 哪个县 and “领跑县” name no place
-                out.append(w.word)
+                out.append(w)
         return out
+
+    def _maybe_place(self, word: str, nxt: str) -> bool:
+        """A word that may be a place the corpus does not know: it ends in a place suffix, or jieba split
+        it from one (章丘 + 区)."""
+        if len(word) >= 3 and PLACE_SUFFIX_RE.search(word):
+            return word not in self.places
+        return _split_from_suffix(word, nxt)
 
     def place_mismatch(self, question: str, passage: str, sentence: str) -> bool:
         """True when the question names a place the answer does not speak of: a place of the corpus's

@@ -59,3 +59,13 @@ def test_a_table_row_answers_with_its_name_and_the_cell_asked_for(answerer):
     a = answerer.answer("某区2024年计划床位数是多少？", [row])
     assert a.found and "床位数" in a.answer and "2024年计划：2.82" in a.answer and "2.15" not in a.answer
     assert "2023年实际：1.34" in answerer.answer("某区2023年实际床位数是多少", [row]).answer
+
+
+@pytest.mark.parametrize("question, places", [
+    ("章丘区2024年粮食总产量是多少？", ["章丘"]),  # unknown to the corpus, split from its suffix
+    ("青岛市2024年GDP增长目标", ["青岛市"]),
+    ("某区2024年计划让多少人在城镇新就业？", ["某区"]),  # 在城镇 ends in 镇 but names no place
+    ("2024年哪个县获评“领跑县”？", []),
+])
+def test_places_a_question_names(answerer, question, places):
+    assert answerer.question_places(question) == places
