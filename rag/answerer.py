@@ -153,10 +153,6 @@ class ExtractiveAnswerer(Answerer):
             return fresh + (0.2 if REASON_RE.search(text) else 0.0)
         return fresh
 
-    def best(self, question: str, hits: list[ScoredChunk]) -> _Candidate | None:
-        """The best run of clauses (within one sentence, at most answer_max_chars) in the top passages."""
-        return next(iter(self.candidates(question, hits)), None)
-
     def candidates(self, question: str, hits: list[ScoredChunk]) -> list[_Candidate]:
         """Each top passage's best run of clauses (within one sentence, at most answer_max_chars),
         best first."""
