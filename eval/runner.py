@@ -5,7 +5,8 @@ Metrics (whitespace is ignored in every comparison, so hard-wrapped text still m
   MRR       mean of 1/rank of the first such citation
   accuracy  a gold answer inside the short answer (at most 160 characters), for answerable questions;
             punctuation is ignored there too (a gold answer ending in 。 matches an answer without it)
-  declined  share of unanswerable questions answered with found=False
+  declined  share of unanswerable questions answered with found=False (near_miss: in-domain questions the
+            documents do not answer; out_of_corpus: other cities, chit-chat, arithmetic, English)
   false_decline  share of answerable questions answered with found=False
 """
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Item:
     doc: str | None
     evidence: str | None
     type: str
+    kind: str = ""  # answerable, near_miss or out_of_corpus
 
 
 @dataclass
@@ -66,6 +68,10 @@ class Report:
             m["false_decline"] = sum(not o.answer.found for o in ans) / len(ans)
         if una:
             m["declined"] = sum(not o.answer.found for o in una) / len(una)
+            for kind in ("near_miss", "out_of_corpus"):
+                some = [o for o in una if o.item.kind == kind]
+                if some:
+                    m[f"declined_{kind}"] = sum(not o.answer.found for o in some) / len(some)
         m["p50_ms"] = 1000 * lat[len(lat) // 2]
         m["p95_ms"] = 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.95))]
         return m
@@ -119,6 +125,10 @@ def run(name: str, items: list[Item], answer_fn: Callable[[str], Answer]) -> Rep
 # ---------------------------------------------------------------- output
 
 COLS = ["n", "hit@1", "hit@3", "hit@5", "mrr", "accuracy", "declined", "false_decline", "p50_ms", "p95_ms"]
+# The splits `rag eval` runs when no file is named: tune on dev only; the test files are read, never tuned on.
+SPLITS = {"dev": ["eval/dev.jsonl"], "test": ["eval/test.jsonl"], "fresh test": ["eval/fresh_test.jsonl"]}
+SPLIT_ROWS = ["n", "hit@1", "hit@5", "mrr", "accuracy", "declined", "declined_near_miss", "declined_out_of_corpus",
+              "false_decline", "p50_ms"]
 
 
 def table(rows: list[tuple[str, dict]], first: str = "system") -> str:
@@ -129,6 +139,30 @@ def table(rows: list[tuple[str, dict]], first: str = "system") -> str:
             v = m.get(c)
             cells.append("-" if v is None else (f"{v:.0f}" if c in ("n", "p50_ms", "p95_ms") else f"{v:.3f}"))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def split_table(reports: dict[str, Report]) -> str:
+    """Metrics as rows, splits as columns, with "test (all)" pooling every test split and the dev - test gap."""
+    tests = [o for name, r in reports.items() if name != "dev" for o in r.outcomes]
+    cols = {name: r.metrics() for name, r in reports.items()}
+    if "dev" in cols and tests:
+        cols["test (all)"] = Report("test (all)", tests).metrics()
+    names = list(cols)
+    gap = "dev" in cols and "test (all)" in cols
+    lines = ["| metric | " + " | ".join(names) + (" | gap (dev - test) |" if gap else " |"),
+             "|" + "---|" * (len(names) + 1 + gap)]
+    for row in SPLIT_ROWS:
+        vals = [cols[n].get(row) for n in names]
+        if all(v is None for v in vals):
+            continue
+        fmt = (lambda v: "-" if v is None else f"{v:.0f}") if row in ("n", "p50_ms") else \
+              (lambda v: "-" if v is None else f"{v:.3f}")
+        cells = [fmt(v) for v in vals]
+        if gap:
+            a, b = cols["dev"].get(row), cols["test (all)"].get(row)
+            cells.append("-" if row in ("n", "p50_ms") or a is None or b is None else f"{a - b:+.3f}")
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -210,6 +244,8 @@ def main(args) -> int:
         print(f"indexing {len(list(corpus.iterdir()))} CMRC articles into {index}…", file=sys.stderr)
         build_index(paths, index=index, settings=settings)
         label = "CMRC 2018 trial"
+    elif args.file is None:
+        return _main_splits(args, settings)
     else:
         items = load_items(args.file)
         index = settings.index_dir
@@ -243,4 +279,25 @@ def main(args) -> int:
         print(table(breakdown(main_report, lambda o: o.item.type), "type"))
     print("\n### failures (product)\n")
     print(failures(main_report, args.failures))
+    return 0
+
+
+def _main_splits(args, settings: Settings) -> int:
+    """dev and the test splits side by side, with the gap: the protocol's one report."""
+    index = settings.index_dir
+    reports = {}
+    for name, files in SPLITS.items():
+        items = [it for f in files for it in load_items(f)]
+        if args.limit:
+            items = items[: args.limit]
+        reports[name] = run(name, items, lambda q: ask(q, index=index, settings=settings))
+    if args.json:
+        out = {name: r.metrics() for name, r in reports.items()}
+        out["test (all)"] = Report("all", [o for n, r in reports.items() if n != "dev" for o in r.outcomes]).metrics()
+        print(json.dumps(out, ensure_ascii=False, indent=1))
+        return 0
+    print("## dev and test splits (tune on dev only; test is read once per change)\n")
+    print(split_table(reports))
+    print("\n### failures (dev)\n")
+    print(failures(reports["dev"], args.failures))
     return 0

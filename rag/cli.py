@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=cmd_ask)
 
     e = sub.add_parser("eval", help="run the eval set (and baselines, CMRC)")
-    e.add_argument("file", nargs="?", default="eval/qa.jsonl")
+    e.add_argument("file", nargs="?", default=None, help="one Q&A file; default: the dev and test splits side by side")
     e.add_argument("--index")
     e.add_argument("--json", action="store_true")
     e.add_argument("--baselines", action="store_true", help="also run BM25-only, dense-only and naive LangChain")

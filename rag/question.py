@@ -1,0 +1,213 @@
+"""The one reading of a question: what it names (years, places), what it asks about (its words, weighted by how
+rare they are in the corpus), what kind of answer it wants and with which qualifiers. A question is read once
+(`Analyzer.__call__`); the retriever and the answerer both take the resulting `Question`."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable, Iterable
+
+from .textutil import CJK_RE, expand_abbreviations, normalize
+
+YEAR_RE = re.compile(r"(20\d{2}|19\d{2})\s*年?")
+# One place-suffix rule for the package: 历城区, 商河县, 济南市, 港沟街道 …
+PLACE_SUFFIX_RE = re.compile(r"(区|县|市|镇|街道)$")
+HAN_WORD_RE = re.compile(r"[\u4e00-\u9fff]+")
+TARGET_WORDS = ("目标", "计划", "预期", "力争", "预计")
+RESULT_WORDS = ("完成", "实现了", "达到了", "实际", "取得", "成效", "回顾", "执行情况")
+# Words that make a figure another indicator: 人均地区生产总值 is not 地区生产总值.
+QUALIFIERS = ("人均", "平均", "户均", "亩均")
+LAST_YEAR = ("去年", "上年", "过去一年")
+QTYPES = {
+    "number": re.compile(r"多少|几|多大|多高|多长|多快|比重|占比|比例|增速|增幅|规模|金额|总量|数量|产量|排名|第几|百分之|%|目标"),
+    "list": re.compile(r"哪些|有哪|包括|包含|列举|几大|几个方面|哪[一二两三四五六七八九十几]"),
+    "why": re.compile(r"为什么|为何|目的|原因|旨在|意义|为了什么|用意|何在"),
+    "yesno": re.compile(r"是否|是不是|有没有|能否|会不会|可否|吗[？?]?$"),
+}
+# The unit a "how many" question counts in: 多少家 -> 家, 多少万辆 -> 辆, 多少钱 -> 元, 第几 -> 位/名.
+UNIT_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(个百分点|百分点|平方米|平方公里|公里|千瓦|方面|[个条家亩人天辆所座项台套件名位次吨户间处场批列倍元岁种])")
+UNIT_ALIASES = {"钱": "元", "资金": "元", "投资": "元", "第几": "位|名"}
+SHORT_TOKEN = 0.3  # weight factor of one-character words (多, 大, 新): weak evidence
+
+
+def expected_unit(question: str) -> str:
+    """The unit the answer should carry, as a regex alternative ("" when the question names none)."""
+    m = UNIT_RE.search(question)
+    if m:
+        return m.group(1)
+    for word, unit in UNIT_ALIASES.items():
+        if re.search(r"(多少|几)" + word if word != "第几" else word, question):
+            return unit
+    if re.search(r"比重|占比|比例|增速|增幅|增长|百分之", question):
+        return "%|百分点"
+    return ""
+
+
+def has_amount(unit: str, text: str) -> bool:
+    """A figure in the unit asked for: 40万辆 for 辆, 十二个方面 for 方面."""
+    if re.search(r"\d[\d.,]*\s*(?:万|亿|千|百)?个?(?:" + unit + ")", text):
+        return True
+    return bool(re.search(r"[一二两三四五六七八九十百]+(?:个)?(?:" + unit + ")", text))
+
+
+def question_type(question: str) -> str:
+    """number, list, why, yesno or entity: what kind of clause answers the question."""
+    for name in ("why", "list", "yesno", "number"):
+        if QTYPES[name].search(question):
+            return name
+    return "entity"
+
+
+def place_level(place: str) -> int:
+    """2 for a district-level place (区 县 镇 街道), 1 for a city, 0 otherwise."""
+    if place.endswith(("区", "县", "镇", "街道")):
+        return 2
+    return 1 if place.endswith("市") else 0
+
+
+def place_stem(place: str) -> str:
+    """A place without its suffix (历城区 -> 历城): people often drop it."""
+    return PLACE_SUFFIX_RE.sub("", place) if len(place) > 2 else place
+
+
+def same_place(a: str, b: str) -> bool:
+    return bool(a and b) and (a in b or b in a or (len(a) > 2 and len(b) > 2 and a[:-1] == b[:-1]))
+
+
+def main_place(text: str, known: Iterable[str]) -> str:
+    """The most specific known place a text names; people often drop the suffix (历城, 济南)."""
+    t = normalize(text)
+    found = [p for p in known if p in t or (len(p) >= 3 and p[:-1] in t)]
+    return max(found, key=lambda p: (place_level(p), len(p)), default="")
+
+
+def title_places(titles: Iterable[str], words: Callable[[str], list[str]]) -> list[str]:
+    """Place names in document titles (历城区, 市中区, 起步区, 济南市 …): words with a place suffix."""
+    found: list[str] = []
+    for title in titles:
+        for w in words(title):
+            if len(w) >= 3 and place_level(w) and w not in found and HAN_WORD_RE.fullmatch(w):
+                found.append(w)
+    return found
+
+
+@lru_cache(maxsize=1)
+def _place_tags() -> dict:
+    """jieba's dictionary tags (ns = place name); loading them costs a quarter second, so only on demand."""
+    from jieba import posseg
+
+    return posseg.dt.word_tag_tab
+
+
+@dataclass
+class Question:
+    """What a question says and asks, read once."""
+
+    text: str  # as asked (tidied)
+    search: str  # what retrieval searches: abbreviations spelled out beside themselves (GDP 地区生产总值)
+    years: list[str] = field(default_factory=list)
+    place: str = ""  # the most specific place of the corpus's titles that it names
+    places: list[str] = field(default_factory=list)  # every place it names, known to the corpus or not
+    unknown_places: list[str] = field(default_factory=list)  # places the corpus never mentions
+    unknown_years: list[str] = field(default_factory=list)  # years the corpus never mentions
+    qtype: str = "entity"  # number, list, why, yesno or entity
+    unit: str = ""  # the unit a how-many question counts in, as a regex alternative
+    qualifiers: list[str] = field(default_factory=list)  # 人均, 平均 …: another indicator than the bare one
+    wants_target: bool = False
+    wants_result: bool = False
+    weights: dict[str, float] = field(default_factory=dict)  # words the corpus uses, by IDF (retrieval)
+    evidence: dict[str, float] = field(default_factory=dict)  # the same words as evidence for an answer span
+    unseen: list[str] = field(default_factory=list)  # content words the corpus never uses (the asker's phrasing)
+
+    @property
+    def topic(self) -> dict[str, float]:
+        """The evidence words that say what is asked: without the place, years and figures."""
+        return {t: w for t, w in self.evidence.items()
+                if w > 0 and not t.isdigit() and not (self.place and (t in self.place or self.place.startswith(t)))
+                and not any(t in p or p.startswith(t) for p in self.places)}
+
+
+class Analyzer:
+    """Reads questions against one corpus: its tokenizer, its IDF and its place names."""
+
+    def __init__(self, tokenizer, idf: Callable[[str], float] | None = None, places: Iterable[str] = ()) -> None:
+        self.tokenizer = tokenizer
+        self.idf = idf
+        self.places = list(places)  # places of the corpus's titles (历城区, 起步区 …)
+        self._never = idf("\u0000") if idf else 0.0  # the IDF of a word no passage contains
+
+    def knows(self, word: str) -> bool:
+        """Whether some passage of the corpus uses this word (always True without corpus statistics)."""
+        return self.idf is None or self.idf(word) < self._never
+
+    def __call__(self, text: str) -> Question:
+        search = expand_abbreviations(text)
+        q = normalize(search)
+        weights, evidence, unseen = self._weights(search)
+        places = self.question_places(text)
+        years = YEAR_RE.findall(q)
+        return Question(
+            text=text, search=search, years=years,
+            place=main_place(q, self.places),
+            places=places,
+            unknown_places=[p for p in places if not self._place_known(p)],
+            unknown_years=[y for y in years if not self.knows(y)],
+            qtype=question_type(q), unit=expected_unit(q),
+            qualifiers=[w for w in QUALIFIERS if w in q],
+            wants_target=any(w in q for w in TARGET_WORDS),
+            wants_result=any(w in q for w in RESULT_WORDS),
+            weights=weights, evidence=evidence, unseen=unseen,
+        )
+
+    def _weights(self, text: str) -> tuple[dict[str, float], dict[str, float], list[str]]:
+        weights: dict[str, float] = {}
+        evidence: dict[str, float] = {}
+        unseen: list[str] = []
+        for t in self.tokenizer(text):
+            if self.idf is not None:
+                if not self.knows(t):
+                    # A word the corpus never uses (块头, 打算, 何在) is the asker's phrasing, not evidence.
+                    evidence.setdefault(t, 0.0)
+                    if CJK_RE.search(t) or t.isalpha():
+                        unseen.append(t)
+                    continue
+                w = self.idf(t)
+                weights[t] = w
+                w *= SHORT_TOKEN if len(t) == 1 else 1.0
+            else:  # no corpus statistics: longer tokens are more specific
+                w = min(len(t), 4) / 2.0
+            if t.isdigit():
+                w = max(w, 2.5)  # years and figures pin the answer to one row
+            evidence[t] = max(evidence.get(t, 0.0), w)
+        return weights, evidence, unseen
+
+    def _place_known(self, place: str) -> bool:
+        stem = place_stem(place)
+        return any(stem in k for k in self.places) or self.knows(place) or self.knows(stem)
+
+    def question_places(self, question: str) -> list[str]:
+        """Places the question names (青岛市, 北京, 天桥区, 章丘 …), known to the corpus or not."""
+        words = self.tokenizer.words(normalize(question))
+        out = []
+        for k, w in enumerate(words):
+            nxt = words[k + 1] if k + 1 < len(words) else ""
+            if len(w) < 2 or not HAN_WORD_RE.fullmatch(w):
+                continue
+            if any(p.startswith(w) or w == p for p in self.places):
+                out.append(w)
+            elif len(w) >= 3 and PLACE_SUFFIX_RE.search(w) and (w in self.places or self._tag(w) == "ns"
+                                                                  or self._tag(w[:-1]) == "ns"):
+                out.append(w)
+            elif nxt in ("区", "县", "市", "镇") and self._tag(w)[:1] in ("n", ""):
+                out.append(w)  # jieba split an unknown district from its suffix (章丘 + 区); 哪个县 names none
+            elif self._tag(w) == "ns" and not self.knows(w):
+                out.append(w)  # a place without its suffix that the corpus never mentions (北京, 深圳)
+        return out
+
+    def _tag(self, word: str) -> str:
+        """jieba's part-of-speech tag of a dictionary word ("" if unknown); the tag table loads only for
+        a word that may be a place the corpus does not know."""
+        if self.knows(word) and not PLACE_SUFFIX_RE.search(word):
+            return "n?"  # a corpus word: no need to load the table to know it is not an unknown place
+        return _place_tags().get(word, "")
