@@ -16,9 +16,9 @@ from .config import Settings
 from .embeddings import get_embeddings
 from .errors import BadQuestion, IndexMissing, RagError
 from .models import Answer
-from .retriever import HybridRetriever, known_places
+from .question import Question
+from .retriever import HybridRetriever, analyzer
 from .store import Index, build_index, corpus_signature, current_build, load_index, read_manifest
-from .textutil import expand_abbreviations
 
 
 def clean_question(question, max_chars: int = 2000) -> str:
@@ -58,10 +58,13 @@ class Engine:
 
     def _build_chain(self, top_k: int, answerer: Answerer | None) -> Runnable:
         ans = answerer or self.answerer
-        retrieve = RunnableLambda(lambda q: {"question": q, "hits": self.retriever.search(expand_abbreviations(q), top_k)})
-        return RunnableLambda(lambda q: clean_question(q, self.settings.max_question_chars)) | retrieve | RunnableLambda(
-            lambda x: ans.answer(x["question"], x["hits"])
-        )
+        read = RunnableLambda(lambda q: self.read(clean_question(q, self.settings.max_question_chars)))
+        retrieve = RunnableLambda(lambda q: {"question": q, "hits": self.retriever.search(q, top_k)})
+        return read | retrieve | RunnableLambda(lambda x: ans.answer(x["question"], x["hits"]))
+
+    def read(self, question: str) -> Question:
+        """The one reading of a (clean) question, shared by the retriever and the answerer."""
+        return analyzer(self.index)(question)
 
 
 _ENGINES: dict[str, tuple[Path, Engine]] = {}
@@ -84,14 +87,14 @@ def get_engine(index: str | os.PathLike = "index", settings: Settings | None = N
         emb = get_embeddings(model)
         s = s.replace(embed_model=model)
         retriever = HybridRetriever(index=idx, embeddings=emb, settings=s, top_k=s.top_k)
-        engine = Engine(idx, retriever, make_answerer(idx, s), s)
+        engine = Engine(idx, retriever, make_answerer(idx, s, emb), s)
         _ENGINES[key] = (build, engine)
         return engine
 
 
-def make_answerer(idx: Index, s: Settings) -> Answerer:
+def make_answerer(idx: Index, s: Settings, embeddings=None) -> Answerer:
     """The answerer the settings name: "extractive" (default) or "llm" (extractive as its fallback)."""
-    extractive = ExtractiveAnswerer(idx.bm25.tokenizer, s, places=known_places(idx), idf=idx.bm25.idf)
+    extractive = ExtractiveAnswerer(analyzer(idx), s, embeddings=embeddings)
     if s.answerer == "extractive":
         return extractive
     if s.answerer == "llm":
@@ -148,5 +151,6 @@ def stream_ask(question: str, *, index: str | os.PathLike = "index", top_k: int 
     s = settings or Settings.from_env()
     q = clean_question(question, s.max_question_chars)
     engine = get_engine(index, s)
-    hits = engine.retriever.search(expand_abbreviations(q), top_k)
-    yield from (answerer or engine.answerer).stream(q, hits)
+    read = engine.read(q)
+    hits = engine.retriever.search(read, top_k)
+    yield from (answerer or engine.answerer).stream(read, hits)

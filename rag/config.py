@@ -43,6 +43,8 @@ class Settings:
     # The best single sentence's share of the question's IDF-weighted words, added to the weighted sum.
     # Measured (eval/RESULTS.md): 0 -> 1.5 took seeds hit@1 0.889 -> 0.910, CMRC 0.949 -> 0.952.
     proximity_weight: float = 1.5
+    unit_bonus: float = 2.0  # rerank: a chunk holding a figure in the unit asked (多少列 -> 1000列); chosen on dev
+    lookback_bonus: float = 1.0  # rerank: a result question favours the next year's report; chosen on dev
     ann_threshold: int = 100_000  # above this many chunks the vector index is HNSW, not exact
     hnsw_m: int = 32
     hnsw_ef_search: int = 128

@@ -8,7 +8,7 @@ import logging
 import re
 from typing import Iterator
 
-from .answerer import NOT_FOUND, Answerer, citations_for
+from .answerer import NOT_FOUND, Answerer, citations_for, question_text
 from .config import Settings
 from .errors import LLMError
 from .models import Answer, Citation, ScoredChunk
@@ -75,16 +75,16 @@ class LLMAnswerer(Answerer):
         cites = citations_for(hits)
         text = clean_markers(text.strip(), len(hits))
         if not text or NOT_FOUND.rstrip("。") in text or not hits:
-            return Answer(question, NOT_FOUND, False, cites)
+            return Answer(question_text(question), NOT_FOUND, False, cites)
         for n in sorted({int(m) for m in MARKER_RE.findall(text)}):
             cites[n - 1].quote = quote_for(text, cites[n - 1])
-        return Answer(question, text, True, cites)
+        return Answer(question_text(question), text, True, cites)
 
     def answer(self, question: str, hits: list[ScoredChunk]) -> Answer:
         if not hits:
-            return Answer(question, NOT_FOUND, False, [])
+            return Answer(question_text(question), NOT_FOUND, False, [])
         try:
-            reply = self.chat.invoke(build_messages(question, hits))
+            reply = self.chat.invoke(build_messages(question_text(question), hits))
         except Exception as exc:  # any endpoint failure (HTTP, timeout, bad JSON) must not lose the answer
             return self._fall_back(question, hits, exc)
         return self.finish(question, hits, str(reply.content))
@@ -92,12 +92,12 @@ class LLMAnswerer(Answerer):
     def stream(self, question: str, hits: list[ScoredChunk]) -> Iterator[str | Answer]:
         if not hits:
             yield NOT_FOUND
-            yield Answer(question, NOT_FOUND, False, [])
+            yield Answer(question_text(question), NOT_FOUND, False, [])
             return
         parts: list[str] = []
         pending = ""
         try:
-            for chunk in self.chat.stream(build_messages(question, hits)):
+            for chunk in self.chat.stream(build_messages(question_text(question), hits)):
                 parts.append(str(chunk.content))
                 pending += str(chunk.content)
                 # Hold back a marker still being written ("[1" ...) until it can be checked.

@@ -45,6 +45,7 @@ class Chunk:
 class ScoredChunk:
     chunk: Chunk
     score: float
+    dense: float = 0.0  # cosine similarity of question and passage, unscaled (evidence for answerability)
 
 
 @dataclass

@@ -109,6 +109,7 @@ class Question:
     years: list[str] = field(default_factory=list)
     place: str = ""  # the most specific place of the corpus's titles that it names
     places: list[str] = field(default_factory=list)  # every place it names, known to the corpus or not
+    local_places: list[str] = field(default_factory=list)  # districts an answer must name in its sentence
     unknown_places: list[str] = field(default_factory=list)  # places the corpus never mentions
     unknown_years: list[str] = field(default_factory=list)  # years the corpus never mentions
     qtype: str = "entity"  # number, list, why, yesno or entity
@@ -119,6 +120,7 @@ class Question:
     weights: dict[str, float] = field(default_factory=dict)  # words the corpus uses, by IDF (retrieval)
     evidence: dict[str, float] = field(default_factory=dict)  # the same words as evidence for an answer span
     unseen: list[str] = field(default_factory=list)  # content words the corpus never uses (the asker's phrasing)
+    vector: object = field(default=None, repr=False)  # the query embedding, once retrieval has computed it
 
     @property
     def topic(self) -> dict[str, float]:
@@ -145,12 +147,12 @@ class Analyzer:
         search = expand_abbreviations(text)
         q = normalize(search)
         weights, evidence, unseen = self._weights(search)
-        places = self.question_places(text)
+        places, local = self.question_places(text)
         years = YEAR_RE.findall(q)
         return Question(
             text=text, search=search, years=years,
             place=main_place(q, self.places),
-            places=places,
+            places=places, local_places=local,
             unknown_places=[p for p in places if not self._place_known(p)],
             unknown_years=[y for y in years if not self.knows(y)],
             qtype=question_type(q), unit=expected_unit(q),
@@ -186,28 +188,26 @@ class Analyzer:
         stem = place_stem(place)
         return any(stem in k for k in self.places) or self.knows(place) or self.knows(stem)
 
-    def question_places(self, question: str) -> list[str]:
-        """Places the question names (青岛市, 北京, 天桥区, 章丘 …), known to the corpus or not."""
+    def question_places(self, question: str) -> tuple[list[str], list[str]]:
+        """Places the question names (青岛市, 北京, 天桥区, 章丘 …), known to the corpus or not; and those of them
+        that are districts outside the corpus's titles, which an answer must name in its own sentence."""
         words = self.tokenizer.words(normalize(question))
-        out = []
+        tags = _place_tags()
+        out, local = [], []
         for k, w in enumerate(words):
             nxt = words[k + 1] if k + 1 < len(words) else ""
             if len(w) < 2 or not HAN_WORD_RE.fullmatch(w):
                 continue
-            if any(p.startswith(w) or w == p for p in self.places):
+            tag = tags.get(w, "")
+            if any(p.startswith(w) for p in self.places):
                 out.append(w)
-            elif len(w) >= 3 and PLACE_SUFFIX_RE.search(w) and (w in self.places or self._tag(w) == "ns"
-                                                                  or self._tag(w[:-1]) == "ns"):
-                out.append(w)
-            elif nxt in ("区", "县", "市", "镇") and self._tag(w)[:1] in ("n", ""):
+            elif len(w) >= 3 and PLACE_SUFFIX_RE.search(w) and (tags.get(w[:-1]) == "ns" or
+                                                                 (not self.knows(w) and tag in ("n", "ns", ""))):
+                out.append(w)  # 天桥区, or 槐荫区: a district name the corpus never uses
+                local.append(w)
+            elif nxt in ("区", "县", "市", "镇") and tag[:1] in ("n", ""):
                 out.append(w)  # jieba split an unknown district from its suffix (章丘 + 区); 哪个县 names none
-            elif self._tag(w) == "ns" and not self.knows(w):
-                out.append(w)  # a place without its suffix that the corpus never mentions (北京, 深圳)
-        return out
-
-    def _tag(self, word: str) -> str:
-        """jieba's part-of-speech tag of a dictionary word ("" if unknown); the tag table loads only for
-        a word that may be a place the corpus does not know."""
-        if self.knows(word) and not PLACE_SUFFIX_RE.search(word):
-            return "n?"  # a corpus word: no need to load the table to know it is not an unknown place
-        return _place_tags().get(word, "")
+                local.append(w)
+            elif tag == "ns":
+                out.append(w)  # 北京, 青岛: a place without its suffix
+        return out, local

@@ -17,7 +17,7 @@ import os
 import shutil
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -45,6 +45,7 @@ class Index:
     chunks: list[Chunk]
     vectors: VectorStore
     bm25: BM25Index
+    cache: dict = field(default_factory=dict, repr=False)  # what is derived once per loaded index (places …)
 
     @property
     def model(self) -> str:

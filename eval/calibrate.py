@@ -1,0 +1,141 @@
+"""Fit the answerability model (rag/answerability.json) on the dev split only.
+
+Each dev question gives candidate answers with their signals (ExtractiveAnswerer.assess). A candidate is a
+positive when its answer text holds a gold answer; every candidate of an unanswerable question is a negative,
+and so is every candidate of an answerable one asked again with its gold document left out of retrieval (the
+"same question, document missing" negatives). A small L2-regularised logistic regression is fitted on them;
+the threshold is the highest one whose false declines on dev stay within the target.
+
+    python -m eval.calibrate [--dev eval/dev.jsonl] [--index index] [--max-false-decline 0.03]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag import Settings
+from rag.answerability import FEATURES, WEIGHTS_FILE, question_reason
+from rag.chain import get_engine
+
+from .runner import bare, load_items
+
+L2 = 0.01  # ridge on the weights (not the bias): keeps them small where dev says little
+GATE_CANDIDATES = ("year", "place", "qualifier", "plan")  # agreements that may veto an answer
+GATE_MISS = 0.01  # a gate when at most this share of right candidates on dev fail it
+
+
+@dataclass
+class Case:
+    """One asked question: its candidates' signals and labels, and whether it should be answered."""
+
+    answerable: bool
+    synthetic: bool
+    x: np.ndarray  # candidates x features
+    y: np.ndarray  # 1 where the candidate's answer is right
+    hard: bool  # declined from the question alone
+
+
+def cases(dev: str, index: str, settings: Settings) -> list[Case]:
+    engine = get_engine(index, settings)
+    ans = engine.answerer
+    out = []
+    for item in load_items(dev):
+        q = engine.read(item.question)
+        variants = [(frozenset(), item.type != "unanswerable")]
+        if item.doc:
+            variants.append((frozenset({item.doc}), False))
+        for exclude, answerable in variants:
+            hard = bool(question_reason(q))
+            rows, labels = [], []
+            if not hard:
+                hits = engine.retriever.search(q, settings.top_k, exclude=exclude)
+                for cand, f in ans.assess(q, hits)[1]:
+                    rows.append([f[k] for k in FEATURES])
+                    span = bare(ans.span(q, cand))
+                    labels.append(float(answerable and any(bare(a) and bare(a) in span for a in item.answers)))
+            out.append(Case(answerable, bool(exclude), np.array(rows, float).reshape(-1, len(FEATURES)),
+                            np.array(labels, float), hard))
+    return out
+
+
+def fit(x: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = 50) -> tuple[np.ndarray, float]:
+    """Logistic regression by Newton's method; features standardised inside, weights returned raw."""
+    mu, sd = x.mean(0), x.std(0)
+    sd[sd == 0] = 1.0
+    z = np.hstack([(x - mu) / sd, np.ones((len(x), 1))])
+    w = np.zeros(z.shape[1])
+    reg = np.full(z.shape[1], l2 * len(x))
+    reg[-1] = 0.0
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-z @ w))
+        grad = z.T @ (p - y) + reg * w
+        hess = (z * (p * (1 - p))[:, None]).T @ z + np.diag(reg + 1e-9)
+        w -= np.linalg.solve(hess, grad)
+    raw = w[:-1] / sd
+    return raw, float(w[-1] - (raw * mu).sum())
+
+
+def passes(x: np.ndarray, gates: list[str]) -> np.ndarray:
+    idx = [FEATURES.index(g) for g in gates]
+    return (x[:, idx] > 0).all(1) if idx else np.ones(len(x), bool)
+
+
+def decide(cs: list[Case], w: np.ndarray, b: float, t: float, gates: list[str]) -> dict:
+    """The answerer's rule on cached candidates: answer with the first candidate whose probability >= t."""
+    def outcome(c: Case) -> tuple[bool, bool]:
+        if c.hard or not len(c.x):
+            return False, False
+        p = passes(c.x, gates) / (1 + np.exp(-(c.x @ w + b)))
+        ok = np.nonzero(p >= t)[0]
+        return (True, bool(c.y[ok[0]])) if len(ok) else (False, False)
+    real_ans = [outcome(c) for c in cs if c.answerable]
+    una = [outcome(c) for c in cs if not c.answerable and not c.synthetic]
+    syn = [outcome(c) for c in cs if c.synthetic]
+    return {
+        "accuracy": sum(r for _, r in real_ans) / len(real_ans),
+        "false_decline": sum(not f for f, _ in real_ans) / len(real_ans),
+        "declined": sum(not f for f, _ in una) / max(1, len(una)),
+        "declined_synthetic": sum(not f for f, _ in syn) / max(1, len(syn)),
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dev", default="eval/dev.jsonl")
+    ap.add_argument("--index", default="index")
+    ap.add_argument("--max-false-decline", type=float, default=0.03)
+    ap.add_argument("--out", default=str(WEIGHTS_FILE))
+    args = ap.parse_args(argv)
+    settings = Settings.from_env(index_dir=args.index)
+    cs = cases(args.dev, args.index, settings)
+    x = np.vstack([c.x for c in cs if len(c.x)])
+    y = np.concatenate([c.y for c in cs if len(c.x)])
+    gates = [g for g in GATE_CANDIDATES if (x[y == 1, FEATURES.index(g)] <= 0).mean() <= GATE_MISS]
+    keep = passes(x, gates)
+    w, b = fit(x[keep], y[keep])
+    grid = [round(t, 3) for t in np.arange(0.02, 0.96, 0.01)]
+    ok = [t for t in grid if decide(cs, w, b, t, gates)["false_decline"] <= args.max_false_decline]
+    t = max(ok) if ok else grid[0]
+    m = decide(cs, w, b, t, gates)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    model = {
+        "weights": {k: round(float(v), 4) for k, v in zip(FEATURES, w)},
+        "bias": round(b, 4),
+        "gates": gates,
+        "threshold": t,
+        "fitted_on": f"{args.dev} ({len(cs)} asked, {len(y)} candidates, {int(y.sum())} right), commit {commit}; "
+                     f"threshold: the highest with dev false declines <= {args.max_false_decline}",
+        "dev": {k: round(v, 3) for k, v in m.items()},
+    }
+    with open(args.out, "w", encoding="utf-8") as fh:
+        json.dump(model, fh, ensure_ascii=False, indent=1)
+    print(json.dumps(model, ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

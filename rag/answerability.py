@@ -1,0 +1,131 @@
+"""Whether a candidate answer really answers the question: one calibrated score, and the reason when it does not.
+
+Two kinds of decline:
+- certain ones, from the question alone: it names a place or a year the corpus never mentions, or none of its
+  words occur in the corpus ("知识库中没有关于北京的内容");
+- the calibrated one: a logistic score over signals that carry over to new questions (IDF-weighted coverage of
+  the question's topic words, dense similarity, agreement of year, place, qualifier and plan/result, the
+  expected answer type, the share of the question's words the corpus never uses). Its weights and threshold
+  were fitted on the dev split only (`python -m eval.calibrate`, written to answerability.json). An agreement
+  that no right answer on dev lacked (place, year, qualifier, plan/result) is a gate: failing it declines.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .question import LAST_YEAR, YEAR_RE, Question, has_amount, place_stem
+from .rerank import RESULT_SECTION
+from .textutil import normalize
+
+NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
+WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
+FEATURES = ("coverage", "coverage_all", "chars", "dense", "sentence", "year", "place", "qualifier", "plan", "atype", "unseen", "rank")
+NUMBER_CHARS = "0123456789一二两三四五六七八九十百千万亿"
+
+
+@dataclass
+class Verdict:
+    """The decision on one candidate: its probability of answering, and why not when it does not."""
+
+    p: float
+    ok: bool
+    reason: str = ""
+
+
+def question_reason(q: Question) -> str:
+    """A decline that follows from the question alone ("" when the corpus may answer it)."""
+    if q.unknown_places:
+        return f"知识库中没有关于{q.unknown_places[0]}的内容。"
+    if q.unknown_years:
+        return f"文件中没有{q.unknown_years[0]}年的数据。"
+    if not any(w > 0 for w in q.evidence.values()):
+        return NOT_FOUND  # none of its words occurs in the documents
+    return ""
+
+
+def year_agreement(year: str, title: str, section: str, sentence: str, passage: str) -> float:
+    """1 when the sentence, its heading or the document's title names the year; 0.5 when only the passage does,
+    or the title is the next year's (a report that looks back); 0 for a report of the year asked whose sentence
+    says 去年, or when nothing names the year."""
+    if year in normalize(section + sentence):
+        return 1.0
+    title_years = set(YEAR_RE.findall(normalize(title)))
+    if year in title_years:
+        if str(int(year) - 1) not in title_years and any(w in sentence for w in LAST_YEAR):
+            return 0.0  # 去年 in a report of the year asked means the year before it
+        return 1.0
+    if year in passage or str(int(year) + 1) in title_years:
+        return 0.5
+    return 0.0
+
+
+def place_agreement(q: Question, where: str, near: str) -> float:
+    """0 when the question names a place the answer does not speak of: a district outside the corpus's titles
+    must appear in the answer's own sentence or heading (a passage may mention it in passing); any other place
+    in the passage, its title or section."""
+    for p in q.places:
+        stem = place_stem(p)
+        if stem not in (near if p in q.local_places else where):
+            return 0.0
+    return 1.0
+
+
+def answer_type(q: Question, span: str) -> float:
+    """Whether the span holds the kind of answer asked for: a how-many question wants a figure in the unit it
+    names (亿元, 家), or any figure when it names none."""
+    if q.qtype != "number":
+        return 1.0
+    if q.unit:
+        return float(has_amount(q.unit, span))
+    return float(any(ch in NUMBER_CHARS for ch in span))
+
+
+@lru_cache(maxsize=4)
+def load_weights(path: str = str(WEIGHTS_FILE)) -> dict:
+    """The fitted weights and threshold (JSON: {"weights": {...}, "bias": b, "threshold": t, "fitted_on": …})."""
+    return json.loads(Path(path).read_text("utf-8"))
+
+
+class Answerability:
+    """Scores candidate answers with the fitted logistic model."""
+
+    def __init__(self, model: dict | None = None, threshold: float | None = None) -> None:
+        self.model = model or load_weights()
+        self.threshold = self.model["threshold"] if threshold is None else threshold
+
+    def probability(self, f: dict[str, float]) -> float:
+        """0 when a gate fails (an agreement that no right answer on dev lacked), else the logistic score."""
+        if any(f.get(g, 1.0) <= 0 for g in self.model.get("gates", ())):
+            return 0.0
+        z = self.model["bias"] + sum(self.model["weights"].get(k, 0.0) * v for k, v in f.items())
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def judge(self, q: Question, f: dict[str, float]) -> Verdict:
+        p = self.probability(f)
+        if p >= self.threshold:
+            return Verdict(p, True)
+        return Verdict(p, False, reason_for(q, f))
+
+
+def reason_for(q: Question, f: dict[str, float]) -> str:
+    """Why the best candidate does not answer, in the user's terms."""
+    what = "".join(q.places[:1]) + "".join(y + "年" for y in q.years[:1])
+    if f.get("place", 1.0) == 0.0 and q.places:
+        return f"文件中没有找到{q.places[0]}的相关数据。"
+    if f.get("year", 1.0) == 0.0 and q.years:
+        return f"文件中没有找到{what}的相关数据。"
+    if f.get("qualifier", 1.0) == 0.0 and q.qualifiers:
+        return f"文件中没有找到{q.qualifiers[0]}数据（只有总量）。"
+    return NOT_FOUND
+
+
+def plan_agreement(q: Question, section: str, sentence: str) -> float:
+    """0 when a plan for a year is asked and the passage reports another year's results."""
+    if q.wants_target and not q.wants_result and q.years and any(w in section for w in RESULT_SECTION):
+        if not set(q.years) & set(YEAR_RE.findall(normalize(section + sentence))):
+            return 0.0
+    return 1.0
