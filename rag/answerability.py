@@ -79,6 +79,7 @@ def answer_type(q: Question, span: str) -> float:
     names (亿元, 家), or any figure when it names none."""
     if q.qtype != "number":
         return 1.0
+    span = YEAR_RE.sub("", span)  # a year is not the figure asked for
     if q.unit:
         return float(has_amount(q.unit, span))
     return float(any(ch in NUMBER_CHARS for ch in span))

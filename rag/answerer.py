@@ -10,7 +10,7 @@ from .answerability import (NOT_FOUND, Answerability, Verdict, answer_type, plac
                             question_reason, year_agreement)
 from .config import Settings
 from .models import Answer, Citation, ScoredChunk
-from .question import Analyzer, Question, has_amount
+from .question import YEAR_RE, Analyzer, Question, has_amount
 from .textutil import is_cjk, normalize, split_clauses, split_sentences, squash
 
 CONTEXT_CREDIT = 0.5  # a question word in the answer's sentence (not the span itself) or its heading counts half
@@ -29,7 +29,13 @@ def passage_sentences(text: str) -> list[str]:
     row's name and its values stay together."""
     if len(TABLE_ROW_RE.findall(text)) >= 2:
         return [line for line in text.splitlines(keepends=True) if line.strip()]
-    return split_sentences(text)
+    out: list[str] = []
+    for sent in split_sentences(text):
+        if out and out[-1].rstrip().endswith(("：", ":")):
+            out[-1] += sent  # a lead-in ("总体要求是：") and what it introduces are one sentence
+        else:
+            out.append(sent)
+    return out
 
 
 def sentence_clauses(sentence: str) -> list[str]:
@@ -86,7 +92,7 @@ class ExtractiveAnswerer(Answerer):
                  answerability: Answerability | None = None, embeddings=None) -> None:
         self.analyzer = analyzer  # the corpus's reading of questions (its IDF and places)
         self.settings = settings or Settings()
-        self.answerability = answerability or Answerability()
+        self.answerability = answerability or Answerability(threshold=self.settings.decline_threshold)
         self.embeddings = embeddings  # for the question's similarity to each candidate sentence
 
     def _read(self, question: Question | str) -> Question:
@@ -177,6 +183,10 @@ class ExtractiveAnswerer(Answerer):
                 size += len(clauses[lo])
             return "".join(clauses[lo:hi]).strip()[:limit].rstrip("。；;，,、：:")
         text = cand.span.strip()
+        last = cand.last
+        while not NUMBER_RE.search(YEAR_RE.sub("", text)) and last + 1 < len(clauses):
+            last += 1  # never cut a sentence before its figure ("…总体要求是：" is not an answer)
+            text += clauses[last].strip()
         if TABLE_ROW_RE.match(cand.sentence) and cand.first > 0:
             text = clauses[0].split("：", 1)[-1] + text  # the row's name: 床位数；2024年计划：2.82
         elif len(squash(text)) < 8 and cand.first > 0:  # a bare figure needs the clause naming what it is

@@ -10,7 +10,7 @@ TARGET_SECTION = ("目标", "计划", "任务", "重点工作", "举措", "安�
 RESULT_SECTION = ("执行情况", "回顾", "成效", "成绩", "情况")
 
 
-def rerank_bonus(chunk: Chunk, doc_place: str, q: Question, unit_bonus: float, lookback_bonus: float) -> float:
+def rerank_bonus(chunk: Chunk, doc_place: str, q: Question, unit_bonus: float) -> float:
     """Cheap evidence that the chunk is about the same place, year and kind of figure as the question."""
     head = normalize(chunk.title + " " + chunk.section)
     body = chunk.norm_text
@@ -29,8 +29,6 @@ def rerank_bonus(chunk: Chunk, doc_place: str, q: Question, unit_bonus: float, l
             bonus += 1.0
         elif year in body:
             bonus += 0.5
-        if q.wants_result and str(int(year) + 1) in chunk.title:
-            bonus += lookback_bonus  # what a year achieved is reported the next year (2025年政府工作报告)
     if q.wants_target and not q.wants_result:
         if any(w in chunk.section for w in TARGET_SECTION):
             bonus += 1.0

@@ -93,8 +93,7 @@ class HybridRetriever(BaseRetriever):
 
     def _bonus(self, i: int, q: Question) -> float:
         chunk = self.index.chunks[i]
-        return rerank_bonus(chunk, doc_place(self.index, chunk.source), q, self.settings.unit_bonus,
-                            self.settings.lookback_bonus)
+        return rerank_bonus(chunk, doc_place(self.index, chunk.source), q, self.settings.unit_bonus)
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
         return [
