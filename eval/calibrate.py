@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag import Settings
-from rag.answerability import FEATURES, WEIGHTS_FILE, question_reason
+from rag.answerability import EMBEDDING_FEATURES, FEATURES, WEIGHTS_FILE, question_reason
 from rag.chain import get_engine
 
 from .runner import bare, load_items
@@ -103,6 +103,24 @@ def decide(cs: list[Case], w: np.ndarray, b: float, t: float, gates: list[str]) 
     }
 
 
+def calibrate(cs: list[Case], x: np.ndarray, y: np.ndarray, names: list[str], max_fd: float) -> dict:
+    """Gates, weights and threshold over the named features (the others weigh 0)."""
+    mask = np.array([f in names for f in FEATURES])
+    gates = [g for g in GATE_CANDIDATES if g in names and (x[y == 1, FEATURES.index(g)] <= 0).mean() <= GATE_MISS]
+    keep = passes(x, gates)
+    w_sub, b = fit(x[keep][:, mask], y[keep])
+    w = np.zeros(len(FEATURES))
+    w[mask] = w_sub
+    grid = [round(t, 3) for t in np.arange(0.02, 0.96, 0.01)]
+    ok = [t for t in grid if decide(cs, w, b, t, gates)["false_decline"] <= max_fd]
+    t = max(ok) if ok else grid[0]
+    return {
+        "weights": {k: round(float(v), 4) for k, v in zip(FEATURES, w) if k in names},
+        "bias": round(b, 4), "gates": gates, "threshold": t,
+        "dev": {k: round(v, 3) for k, v in decide(cs, w, b, t, gates).items()},
+    }
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dev", default="eval/dev.jsonl")
@@ -114,26 +132,17 @@ def main(argv=None) -> int:
     cs = cases(args.dev, args.index, settings)
     x = np.vstack([c.x for c in cs if len(c.x)])
     y = np.concatenate([c.y for c in cs if len(c.x)])
-    gates = [g for g in GATE_CANDIDATES if (x[y == 1, FEATURES.index(g)] <= 0).mean() <= GATE_MISS]
-    keep = passes(x, gates)
-    w, b = fit(x[keep], y[keep])
-    grid = [round(t, 3) for t in np.arange(0.02, 0.96, 0.01)]
-    ok = [t for t in grid if decide(cs, w, b, t, gates)["false_decline"] <= args.max_false_decline]
-    t = max(ok) if ok else grid[0]
-    m = decide(cs, w, b, t, gates)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    model = {
-        "weights": {k: round(float(v), 4) for k, v in zip(FEATURES, w)},
-        "bias": round(b, 4),
-        "gates": gates,
-        "threshold": t,
-        "fitted_on": f"{args.dev} ({len(cs)} asked, {len(y)} candidates, {int(y.sum())} right), commit {commit}; "
-                     f"threshold: the highest with dev false declines <= {args.max_false_decline}",
-        "dev": {k: round(v, 3) for k, v in m.items()},
-    }
+    out = {"embed_model": settings.embed_model}
+    # "full" is for the embedding model it was fitted with; "lexical" leaves the similarity signals out, for
+    # any other model (whose cosines sit on another scale).
+    for name, drop in (("full", ()), ("lexical", EMBEDDING_FEATURES)):
+        out[name] = calibrate(cs, x, y, [f for f in FEATURES if f not in drop], args.max_false_decline)
+    out["fitted_on"] = (f"{args.dev} ({len(cs)} asked, {len(y)} candidates, {int(y.sum())} right), commit {commit}; "
+                        f"threshold: the highest with dev false declines <= {args.max_false_decline}")
     with open(args.out, "w", encoding="utf-8") as fh:
-        json.dump(model, fh, ensure_ascii=False, indent=1)
-    print(json.dumps(model, ensure_ascii=False, indent=1))
+        json.dump(out, fh, ensure_ascii=False, indent=1)
+    print(json.dumps(out, ensure_ascii=False, indent=1))
     return 0
 
 

@@ -24,6 +24,7 @@ from .textutil import normalize
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
 WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
 FEATURES = ("coverage", "coverage_all", "chars", "dense", "sentence", "year", "place", "qualifier", "plan", "atype", "unseen", "rank")
+EMBEDDING_FEATURES = ("dense", "sentence")  # cosines: their scale belongs to the embedding model
 NUMBER_CHARS = "0123456789一二两三四五六七八九十百千万亿"
 
 
@@ -87,15 +88,22 @@ def answer_type(q: Question, span: str) -> float:
 
 @lru_cache(maxsize=4)
 def load_weights(path: str = str(WEIGHTS_FILE)) -> dict:
-    """The fitted weights and threshold (JSON: {"weights": {...}, "bias": b, "threshold": t, "fitted_on": …})."""
+    """The fitted models: {"embed_model": m, "full": {...}, "lexical": {...}, "fitted_on": …}, each model with
+    its weights, bias, gates and threshold."""
     return json.loads(Path(path).read_text("utf-8"))
 
 
+def model_for(embed_model: str) -> dict:
+    """The full model for the embedding model it was fitted with; the lexical one for any other."""
+    fitted = load_weights()
+    return fitted["full"] if embed_model == fitted["embed_model"] else fitted["lexical"]
+
+
 class Answerability:
-    """Scores candidate answers with the fitted logistic model."""
+    """Scores candidate answers with a fitted logistic model."""
 
     def __init__(self, model: dict | None = None, threshold: float | None = None) -> None:
-        self.model = model or load_weights()
+        self.model = model or load_weights()["full"]
         self.threshold = self.model["threshold"] if threshold is None else threshold
 
     def probability(self, f: dict[str, float]) -> float:
@@ -107,7 +115,7 @@ class Answerability:
 
     def judge(self, q: Question, f: dict[str, float]) -> Verdict:
         p = self.probability(f)
-        if p >= self.threshold:
+        if p > 0 and p >= self.threshold:
             return Verdict(p, True)
         return Verdict(p, False, reason_for(q, f))
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import Iterator
 
-from .answerability import (NOT_FOUND, Answerability, Verdict, answer_type, place_agreement, plan_agreement,
-                            question_reason, year_agreement)
+from .answerability import (NOT_FOUND, Answerability, Verdict, answer_type, model_for, place_agreement,
+                            plan_agreement, question_reason, year_agreement)
 from .config import Settings
 from .models import Answer, Citation, ScoredChunk
 from .question import YEAR_RE, Analyzer, Question, has_amount
@@ -92,7 +92,8 @@ class ExtractiveAnswerer(Answerer):
                  answerability: Answerability | None = None, embeddings=None) -> None:
         self.analyzer = analyzer  # the corpus's reading of questions (its IDF and places)
         self.settings = settings or Settings()
-        self.answerability = answerability or Answerability(threshold=self.settings.decline_threshold)
+        self.answerability = answerability or Answerability(model_for(self.settings.embed_model),
+                                                            self.settings.decline_threshold)
         self.embeddings = embeddings  # for the question's similarity to each candidate sentence
 
     def _read(self, question: Question | str) -> Question:

@@ -1,10 +1,12 @@
 """The extractive answerer on hand-made passages: which span it picks and when it declines."""
 import pytest
 
+from rag.answerability import Answerability, load_weights
 from rag.answerer import ExtractiveAnswerer
 from rag.bm25 import ChineseTokenizer
 from rag.models import Chunk, ScoredChunk
-from rag.retriever import sentence_coverage
+from rag.question import Analyzer
+from rag.rerank import sentence_coverage
 
 
 def hit(text, title="某区2024年工作报告", section="", source="a.txt"):
@@ -12,8 +14,15 @@ def hit(text, title="某区2024年工作报告", section="", source="a.txt"):
 
 
 @pytest.fixture(scope="module")
-def answerer():
-    return ExtractiveAnswerer(ChineseTokenizer(), places=["某区"])
+def analyzer():
+    return Analyzer(ChineseTokenizer(), places=["某区"])
+
+
+@pytest.fixture(scope="module")
+def answerer(analyzer):
+    # Threshold 0: only the gates (place, year, qualifier, plan/result) decline, so these tests check the
+    # spans and the gates, not the fitted weights (which need corpus IDF and real similarities).
+    return ExtractiveAnswerer(analyzer, answerability=Answerability(load_weights()["lexical"], threshold=0.0))
 
 
 def test_answers_a_figure_with_its_marker(answerer):
@@ -67,5 +76,16 @@ def test_a_table_row_answers_with_its_name_and_the_cell_asked_for(answerer):
     ("某区2024年计划让多少人在城镇新就业？", ["某区"]),  # 在城镇 ends in 镇 but names no place
     ("2024年哪个县获评“领跑县”？", []),
 ])
-def test_places_a_question_names(answerer, question, places):
-    assert answerer.question_places(question) == places
+def test_places_a_question_names(analyzer, question, places):
+    assert analyzer.question_places(question)[0] == places
+
+
+def test_a_figure_question_is_not_cut_before_its_figure(answerer):
+    lead_in = hit("2025年全区经济社会发展的主要预期目标是：\n地区生产总值增长6%左右，一般公共预算收入增长5%。")
+    a = answerer.answer("某区2025年的主要预期目标是多少？", [lead_in])
+    assert a.found and "6%" in a.answer
+
+
+def test_the_decline_says_which_place_is_missing(answerer):
+    a = answerer.answer("章丘区2024年粮食总产量是多少？", [hit("2024年全市粮食总产量306万吨。", title="某市2024年工作报告")])
+    assert not a.found and "章丘" in a.answer

@@ -1,0 +1,41 @@
+"""The decline decision: reasons from the question alone, the gates, and the fitted model's file."""
+from rag.answerability import (FEATURES, Answerability, load_weights, model_for, question_reason, reason_for,
+                               year_agreement)
+from rag.question import Question
+
+
+def test_reasons_from_the_question_alone():
+    assert "北京" in question_reason(Question("北京GDP", "北京GDP", unknown_places=["北京"], evidence={"gdp": 1.0}))
+    assert "2019年" in question_reason(Question("2019年GDP", "2019年GDP", unknown_years=["2019"], evidence={"gdp": 1.0}))
+    assert question_reason(Question("你好", "你好", evidence={"你好": 0.0}))  # no word the corpus uses
+    assert question_reason(Question("GDP", "GDP", evidence={"gdp": 1.0})) == ""
+
+
+def test_a_failed_gate_declines_whatever_the_score():
+    model = {"weights": {"coverage": 100.0}, "bias": 0.0, "gates": ["place"], "threshold": 0.0}
+    judge = Answerability(model).judge
+    q = Question("章丘区GDP", "章丘区GDP", places=["章丘区"])
+    assert judge(q, {"coverage": 1.0, "place": 1.0}).ok
+    verdict = judge(q, {"coverage": 1.0, "place": 0.0})
+    assert not verdict.ok and "章丘区" in verdict.reason
+
+
+def test_year_agreement():
+    assert year_agreement("2024", "某区2024年计划", "", "地区生产总值增长6%", "") == 1.0
+    assert year_agreement("2024", "某区2024年两会", "", "去年完成投资100亿元", "") == 0.0
+    assert year_agreement("2024", "某区2025年政府工作报告", "", "完成投资100亿元", "") == 0.5
+    assert year_agreement("2022", "某区2024年计划", "", "完成投资100亿元", "") == 0.0
+
+
+def test_the_fitted_file_names_its_features_and_its_provenance():
+    fitted = load_weights()
+    assert "dev.jsonl" in fitted["fitted_on"]
+    for name in ("full", "lexical"):
+        m = fitted[name]
+        assert set(m["weights"]) <= set(FEATURES) and 0 < m["threshold"] < 1
+    assert "sentence" not in fitted["lexical"]["weights"]  # another model's cosines are on another scale
+    assert model_for("some/other-model") is fitted["lexical"] and model_for(fitted["embed_model"]) is fitted["full"]
+
+
+def test_a_generic_reason_when_no_agreement_fails():
+    assert reason_for(Question("x", "x"), {"place": 1.0, "year": 1.0}).startswith("知识库中没有找到")

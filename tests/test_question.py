@@ -1,0 +1,49 @@
+"""The one reading of a question: years, places, answer type, qualifiers and the corpus's view of its words."""
+import pytest
+
+from rag.bm25 import ChineseTokenizer
+from rag.question import Analyzer, expected_unit, question_type
+
+CORPUS = {"历城区", "地区", "生产", "总值", "生产总值", "2024", "2023", "增长", "目标", "人均", "收入", "济南"}
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    # A corpus that knows only CORPUS's words: every other word has the IDF of a word no passage holds.
+    idf = lambda t: 1.0 if t in CORPUS else 9.0  # noqa: E731
+    return Analyzer(ChineseTokenizer(), idf=idf, places=["历城区", "济南市"])
+
+
+def test_years_places_and_type(analyzer):
+    q = analyzer("历城2024年GDP增长目标是多少？")
+    assert q.years == ["2024"] and q.place == "历城区" and q.qtype == "number"
+    assert q.wants_target and not q.wants_result and "地区生产总值" in q.search
+    assert not q.unknown_places and not q.unknown_years
+
+
+def test_a_place_and_a_year_the_corpus_never_mentions(analyzer):
+    q = analyzer("深圳2019年地区生产总值是多少？")
+    assert q.unknown_places == ["深圳"] and q.unknown_years == ["2019"]
+
+
+def test_a_district_outside_the_titles_must_be_named_by_the_answer_itself(analyzer):
+    q = analyzer("章丘区2024年地区生产总值增长多少？")
+    assert q.places == ["章丘"] and q.local_places == ["章丘"]
+
+
+def test_qualifiers_and_words_the_corpus_never_uses(analyzer):
+    q = analyzer("济南2024年人均收入打算增长多少？")
+    assert q.qualifiers == ["人均"] and "打算" in q.unseen and "人均" in q.topic
+
+
+@pytest.mark.parametrize("question, qtype", [
+    ("起步区为什么要建设大桥？", "why"), ("有哪些重点项目？", "list"), ("是否完成了目标？", "yesno"),
+    ("新增就业多少人？", "number"), ("2024年是什么年？", "entity"),
+])
+def test_question_types(question, qtype):
+    assert question_type(question) == qtype
+
+
+@pytest.mark.parametrize("question, unit", [("开行多少列？", "列"), ("花了多少钱？", "元"), ("增速是多少", "%|百分点"), ("叫什么", "")])
+def test_expected_unit(question, unit):
+    assert expected_unit(question) == unit
