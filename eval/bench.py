@@ -1,7 +1,7 @@
 """`rag bench`: performance of the product beside its floor (the bare embedding model), measured in one run.
 
 Four measurements, each a function returning table rows:
-  query latency   warm ask() (extractive) p50/p95 over eval/qa.jsonl, beside the bare query embedding
+  query latency   warm ask() (extractive) p50/p95 over eval/dev.jsonl, beside the bare query embedding
   indexing        build_index() chunks/s and characters/s on the seeds and CMRC 2018 trial, beside the bare
                   passage embedding of the same chunk texts; re-indexing an unchanged corpus
   start-up        `rag ask` wall time and peak RSS in a fresh process; the chat page until its port answers
@@ -32,7 +32,7 @@ from rag.embeddings import get_embeddings
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
-QA = ROOT / "eval" / "qa.jsonl"
+QA = ROOT / "eval" / "dev.jsonl"
 STARTUP_QUESTION = "起步区2024年固定资产投资目标是多少"
 DEFAULT_SCALE = (10_000, 100_000, 1_000_000)
 

@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_eval)
 
     b = sub.add_parser("bench", help="measure latency, indexing, start-up and scale on this machine (eval/PERF.md)")
-    b.add_argument("file", nargs="?", default="eval/qa.jsonl", help="questions for the latency measurement")
+    b.add_argument("file", nargs="?", default="eval/dev.jsonl", help="questions for the latency measurement")
     b.add_argument("--index", help="a built seeds index for query and start-up (default: the one the run builds)")
     b.add_argument("--limit", type=int, help="only the first N questions")
     b.add_argument("--quick", action="store_true", help="smoke run: 5 questions, one seed file, no CMRC, 2k scale")

@@ -30,7 +30,7 @@ def test_top_k_limits_citations(tiny_index, fake_settings):
 
 def test_unanswerable_question_is_declined(tiny_index, fake_settings):
     a = ask("丙县2022年旅游收入是多少", index=tiny_index, settings=fake_settings)
-    assert not a.found and "没有找到" in a.answer
+    assert not a.found and "没有2022年的数据" in a.answer  # the reason: no document speaks of 2022
     assert a.citations  # the closest passages are still listed
 
 
