@@ -58,3 +58,9 @@ def test_reindexing_unchanged_seeds_embeds_nothing(seeds_index):
 
     stats = build_index([str(ROOT / "seeds")], index=seeds_index)
     assert stats.documents == 5 and stats.embedded == 0 and stats.reused == stats.chunks
+
+
+def test_a_city_the_documents_do_not_cover_is_declined_with_the_reason(seeds_index):
+    for question, place in (("北京2024年地区生产总值是多少", "北京"), ("深圳2024年进出口总额是多少？", "深圳")):
+        a = ask(question, index=seeds_index)
+        assert not a.found and place in a.answer, a.answer
