@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .question import LAST_YEAR, YEAR_RE, Question, has_amount, place_stem
-from .rerank import RESULT_SECTION
+from .question import LAST_YEAR, RESULT_SECTION, YEAR_RE, Question, has_amount, place_stem
 from .textutil import normalize
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"

@@ -16,6 +16,7 @@ PLACE_SUFFIX_RE = re.compile(r"(区|县|市|镇|街道)$")
 HAN_WORD_RE = re.compile(r"[\u4e00-\u9fff]+")
 TARGET_WORDS = ("目标", "计划", "预期", "力争", "预计")
 RESULT_WORDS = ("完成", "实现了", "达到了", "实际", "取得", "成效", "回顾", "执行情况")
+RESULT_SECTION = ("执行情况", "回顾", "成效", "成绩", "情况")  # headings of a report's look back at a year
 # Words that make a figure another indicator: 人均地区生产总值 is not 地区生产总值.
 QUALIFIERS = ("人均", "平均", "户均", "亩均")
 LAST_YEAR = ("去年", "上年", "过去一年")

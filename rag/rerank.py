@@ -3,11 +3,10 @@ question's words said together in one sentence."""
 from __future__ import annotations
 
 from .models import Chunk
-from .question import Question, has_amount, place_level, same_place
+from .question import RESULT_SECTION, Question, has_amount, place_level, same_place
 from .textutil import normalize, split_sentences
 
 TARGET_SECTION = ("目标", "计划", "任务", "重点工作", "举措", "安排", "要求")
-RESULT_SECTION = ("执行情况", "回顾", "成效", "成绩", "情况")
 
 
 def rerank_bonus(chunk: Chunk, doc_place: str, q: Question, unit_bonus: float) -> float:
