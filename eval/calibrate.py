@@ -7,6 +7,10 @@ and so is every candidate of an answerable one asked again with its gold documen
 the threshold is the highest one whose false declines on dev stay within the target.
 
     python -m eval.calibrate [--dev eval/dev.jsonl] [--index index] [--max-false-decline 0.03]
+                             [--cmrc ../shared/data/cmrc2018_trial.json --cmrc-dir DIR]
+
+With --cmrc, the dev half of the CMRC 2018 trial's articles (eval/split.py) joins the seeds' dev questions, so
+the model also sees encyclopedic questions; the threshold must keep false declines within the target on each.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import argparse
 import json
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -21,7 +26,8 @@ from rag import Settings
 from rag.answerability import EMBEDDING_FEATURES, FEATURES, WEIGHTS_FILE, question_reason
 from rag.chain import get_engine
 
-from .runner import bare, load_items
+from .runner import Item, bare, cmrc_items, load_items
+from .split import cmrc_halves
 
 L2 = 0.01  # ridge on the weights (not the bias): keeps them small where dev says little
 GATE_CANDIDATES = ("year", "place", "qualifier", "plan")  # agreements that may veto an answer
@@ -32,6 +38,7 @@ GATE_MISS = 0.01  # a gate when at most this share of right candidates on dev fa
 class Case:
     """One asked question: its candidates' signals and labels, and whether it should be answered."""
 
+    group: str  # which dev set it comes from (seeds, cmrc)
     answerable: bool
     synthetic: bool
     x: np.ndarray  # candidates x features
@@ -39,11 +46,11 @@ class Case:
     hard: bool  # declined from the question alone
 
 
-def cases(dev: str, index: str, settings: Settings) -> list[Case]:
+def cases(items: list[Item], index: str, settings: Settings, group: str) -> list[Case]:
     engine = get_engine(index, settings)
     ans = engine.answerer
     out = []
-    for item in load_items(dev):
+    for item in items:
         q = engine.read(item.question)
         variants = [(frozenset(), item.type != "unanswerable")]
         if item.doc:
@@ -57,7 +64,7 @@ def cases(dev: str, index: str, settings: Settings) -> list[Case]:
                     rows.append([f[k] for k in FEATURES])
                     span = bare(ans.span(q, cand))
                     labels.append(float(answerable and any(bare(a) and bare(a) in span for a in item.answers)))
-            out.append(Case(answerable, bool(exclude), np.array(rows, float).reshape(-1, len(FEATURES)),
+            out.append(Case(group, answerable, bool(exclude), np.array(rows, float).reshape(-1, len(FEATURES)),
                             np.array(labels, float), hard))
     return out
 
@@ -85,22 +92,28 @@ def passes(x: np.ndarray, gates: list[str]) -> np.ndarray:
 
 
 def decide(cs: list[Case], w: np.ndarray, b: float, t: float, gates: list[str]) -> dict:
-    """The answerer's rule on cached candidates: answer with the first candidate whose probability >= t."""
+    """The answerer's rule on cached candidates: answer with the first candidate whose probability >= t.
+    Metrics per dev group, with the largest false-decline rate over the groups."""
     def outcome(c: Case) -> tuple[bool, bool]:
         if c.hard or not len(c.x):
             return False, False
         p = passes(c.x, gates) / (1 + np.exp(-(c.x @ w + b)))
         ok = np.nonzero(p >= t)[0]
         return (True, bool(c.y[ok[0]])) if len(ok) else (False, False)
-    real_ans = [outcome(c) for c in cs if c.answerable]
-    una = [outcome(c) for c in cs if not c.answerable and not c.synthetic]
-    syn = [outcome(c) for c in cs if c.synthetic]
-    return {
-        "accuracy": sum(r for _, r in real_ans) / len(real_ans),
-        "false_decline": sum(not f for f, _ in real_ans) / len(real_ans),
-        "declined": sum(not f for f, _ in una) / max(1, len(una)),
-        "declined_synthetic": sum(not f for f, _ in syn) / max(1, len(syn)),
-    }
+
+    out: dict = {}
+    for group in sorted({c.group for c in cs}):
+        mine = [c for c in cs if c.group == group]
+        real_ans = [outcome(c) for c in mine if c.answerable]
+        una = [outcome(c) for c in mine if not c.answerable and not c.synthetic]
+        syn = [outcome(c) for c in mine if c.synthetic]
+        out[f"{group} accuracy"] = sum(r for _, r in real_ans) / len(real_ans)
+        out[f"{group} false_decline"] = sum(not f for f, _ in real_ans) / len(real_ans)
+        if una:
+            out[f"{group} declined"] = sum(not f for f, _ in una) / len(una)
+        out[f"{group} declined_synthetic"] = sum(not f for f, _ in syn) / max(1, len(syn))
+    out["false_decline"] = max(v for k, v in out.items() if k.endswith(" false_decline"))
+    return out
 
 
 def calibrate(cs: list[Case], x: np.ndarray, y: np.ndarray, names: list[str], max_fd: float) -> dict:
@@ -121,15 +134,33 @@ def calibrate(cs: list[Case], x: np.ndarray, y: np.ndarray, names: list[str], ma
     }
 
 
+def cmrc_dev(path: str, work: Path, settings: Settings) -> tuple[list[Item], str, Settings]:
+    """The CMRC trial's dev-half questions, with its corpus indexed (incrementally) in `work`."""
+    from rag import build_index
+
+    corpus = work / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    items = cmrc_items(path, corpus)
+    dev_docs, _ = cmrc_halves([i.doc for i in items])
+    index = str(work / "index")
+    s = settings.replace(corpus=str(corpus), index_dir=index)
+    build_index([str(corpus)], index=index, settings=s)
+    return [i for i in items if i.doc in dev_docs], index, s
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dev", default="eval/dev.jsonl")
     ap.add_argument("--index", default="index")
     ap.add_argument("--max-false-decline", type=float, default=0.03)
     ap.add_argument("--out", default=str(WEIGHTS_FILE))
+    ap.add_argument("--cmrc", help="cmrc2018_trial.json: its dev half of articles joins the calibration")
+    ap.add_argument("--cmrc-dir", default="/tmp/rag-cmrc", help="where the CMRC corpus and index are kept")
     args = ap.parse_args(argv)
     settings = Settings.from_env(index_dir=args.index)
-    cs = cases(args.dev, args.index, settings)
+    cs = cases(load_items(args.dev), args.index, settings, "seeds")
+    if args.cmrc:
+        cs += cases(*cmrc_dev(args.cmrc, Path(args.cmrc_dir), settings), "cmrc")
     x = np.vstack([c.x for c in cs if len(c.x)])
     y = np.concatenate([c.y for c in cs if len(c.x)])
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -138,7 +169,7 @@ def main(argv=None) -> int:
     # any other model (whose cosines sit on another scale).
     for name, drop in (("full", ()), ("lexical", EMBEDDING_FEATURES)):
         out[name] = calibrate(cs, x, y, [f for f in FEATURES if f not in drop], args.max_false_decline)
-    out["fitted_on"] = (f"{args.dev} ({len(cs)} asked, {len(y)} candidates, {int(y.sum())} right), commit {commit}; "
+    out["fitted_on"] = (f"{args.dev}{' + CMRC trial dev half' if args.cmrc else ''} ({len(cs)} asked, {len(y)} candidates, {int(y.sum())} right), commit {commit}; "
                         f"threshold: the highest with dev false declines <= {args.max_false_decline}")
     with open(args.out, "w", encoding="utf-8") as fh:
         json.dump(out, fh, ensure_ascii=False, indent=1)

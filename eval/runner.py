@@ -25,6 +25,8 @@ from rag import Answer, RagError, Settings, ask
 from rag.repair import MARKUP_RE
 from rag.textutil import squash
 
+from .split import cmrc_halves
+
 ANSWER_LIMIT = 160
 OVERLAP = 12  # characters of evidence a citation must share to count as the same passage
 
@@ -263,15 +265,23 @@ def main(args) -> int:
             tmp.cleanup()
     main_report = reports[0]
     if args.json:
+        halves = dict(zip(("dev half", "test half"), cmrc_halves([i.doc for i in items]))) if args.cmrc else {}
         print(json.dumps({
             "file": label,
             "systems": {r.name: r.metrics() for r in reports},
+            "halves": {h: main_report.metrics([o for o in main_report.outcomes if o.item.doc in d])
+                       for h, d in halves.items()},
             "per_document": dict(breakdown(main_report, lambda o: o.item.doc or "(none)")),
             "per_type": dict(breakdown(main_report, lambda o: o.item.type)),
         }, ensure_ascii=False, indent=1))
         return 0
     print(f"## {label}: {len(items)} questions\n")
     print(table([(r.name, r.metrics()) for r in reports]))
+    if args.cmrc:  # the dev half of the articles joined the answerability calibration; the test half did not
+        dev_docs, test_docs = cmrc_halves([i.doc for i in items])
+        print("\n### CMRC trial halves (product)\n")
+        print(table([(half, main_report.metrics([o for o in main_report.outcomes if o.item.doc in docs]))
+                     for half, docs in (("dev half", dev_docs), ("test half", test_docs))], "half"))
     if not args.cmrc:
         print("\n### per document\n")
         print(table(breakdown(main_report, lambda o: o.item.doc or "(unanswerable)"), "document"))

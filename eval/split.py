@@ -1,4 +1,5 @@
-"""Split the original Q&A set (qa.jsonl, written with the code in view) into dev and test halves, once.
+"""Split the original Q&A set (qa.jsonl, written with the code in view) into dev and test halves, once; and
+the CMRC 2018 trial's articles into a dev half (calibration) and a test half (reported).
 
 Stratified by document and type with a fixed seed, so the split is reproducible. Kept for provenance: the
 split files are what `rag eval` reads; dev.jsonl also holds a blind writer's fresh dev questions (ids f…).
@@ -33,6 +34,14 @@ def split(items: list[dict], seed: int = SEED) -> tuple[list[dict], list[dict]]:
         test += g[half:]
     order = {it["id"]: i for i, it in enumerate(items)}
     return sorted(dev, key=lambda it: order[it["id"]]), sorted(test, key=lambda it: order[it["id"]])
+
+
+def cmrc_halves(docs: list[str], seed: int = SEED) -> tuple[set[str], set[str]]:
+    """CMRC trial articles (documents) shuffled with the seed: the first half for dev, the rest for test."""
+    order = sorted(set(docs))
+    random.Random(seed).shuffle(order)
+    half = len(order) // 2
+    return set(order[:half]), set(order[half:])
 
 
 if __name__ == "__main__":

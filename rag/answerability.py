@@ -22,7 +22,8 @@ from .textutil import normalize
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
 WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
-FEATURES = ("coverage", "coverage_all", "chars", "dense", "sentence", "year", "place", "qualifier", "plan", "atype", "unseen", "rank")
+FEATURES = ("coverage", "coverage_all", "chars", "dense", "sentence", "year", "place", "place_loose", "qualifier",
+            "plan", "atype", "unseen", "words", "rank", "number", "list", "why", "yesno")
 EMBEDDING_FEATURES = ("dense", "sentence")  # cosines: their scale belongs to the embedding model
 NUMBER_CHARS = "0123456789一二两三四五六七八九十百千万亿"
 
@@ -63,11 +64,13 @@ def year_agreement(year: str, title: str, section: str, sentence: str, passage: 
     return 0.0
 
 
-def place_agreement(q: Question, where: str, near: str) -> float:
+def place_agreement(q: Question, where: str, near: str, loose: bool = False) -> float:
     """0 when the question names a place the answer does not speak of: a district outside the corpus's titles
     must appear in the answer's own sentence or heading (a passage may mention it in passing); any other place
-    in the passage, its title or section."""
+    in the passage, its title or section. `loose`: the places known only by jieba's tag, else the others."""
     for p in q.places:
+        if (p in q.loose_places) != loose:
+            continue
         stem = place_stem(p)
         if stem not in (near if p in q.local_places else where):
             return 0.0
@@ -122,8 +125,12 @@ class Answerability:
 def reason_for(q: Question, f: dict[str, float]) -> str:
     """Why the best candidate does not answer, in the user's terms."""
     what = "".join(q.places[:1]) + "".join(y + "年" for y in q.years[:1])
-    if f.get("place", 1.0) == 0.0 and q.places:
-        return f"文件中没有找到{q.places[0]}的相关数据。"
+    if f.get("place", 1.0) == 0.0:
+        missing = [p for p in q.places if p not in q.loose_places]
+    else:
+        missing = q.loose_places if f.get("place_loose", 1.0) == 0.0 else []
+    if missing:
+        return f"文件中没有找到{missing[0]}的相关数据。"
     if f.get("year", 1.0) == 0.0 and q.years:
         return f"文件中没有找到{what}的相关数据。"
     if f.get("qualifier", 1.0) == 0.0 and q.qualifiers:

@@ -1,6 +1,7 @@
 """Answerers turn retrieved passages into an Answer. The default is extractive (no LLM needed)."""
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import reduce
@@ -222,11 +223,16 @@ class ExtractiveAnswerer(Answerer):
             "year": min((year_agreement(y, c.title, c.section, cand.sentence, c.norm_text) for y in q.years),
                         default=1.0),
             "place": place_agreement(q, where, near),
+            "place_loose": place_agreement(q, where, near, loose=True),
             "qualifier": float(all(w in section + normalize(cand.sentence) for w in q.qualifiers)),
             "plan": plan_agreement(q, c.section, cand.sentence),
             "atype": answer_type(q, normalize(cand.span)),
             "unseen": len(q.unseen) / words if words else 1.0,
+            # How much the question says: a long question's sentence covers a smaller share of it.
+            "words": math.log1p(len(topic)),
             "rank": float(cand.rank),
+            # The kind of question (entity is the base): each kind is answered with its own confidence.
+            **{kind: float(q.qtype == kind) for kind in ("number", "list", "why", "yesno")},
         }
 
     def assess(self, question: Question | str, hits: list[ScoredChunk]) -> tuple[Question, list[tuple[_Candidate, dict]]]:

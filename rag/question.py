@@ -111,6 +111,7 @@ class Question:
     place: str = ""  # the most specific place of the corpus's titles that it names
     places: list[str] = field(default_factory=list)  # every place it names, known to the corpus or not
     local_places: list[str] = field(default_factory=list)  # districts an answer must name in its sentence
+    loose_places: list[str] = field(default_factory=list)  # places known only by jieba's tag (北京, 非洲)
     unknown_places: list[str] = field(default_factory=list)  # places the corpus never mentions
     unknown_years: list[str] = field(default_factory=list)  # years the corpus never mentions
     qtype: str = "entity"  # number, list, why, yesno or entity
@@ -148,12 +149,12 @@ class Analyzer:
         search = expand_abbreviations(text)
         q = normalize(search)
         weights, evidence, unseen = self._weights(search)
-        places, local = self.question_places(text)
+        places, local, loose = self.question_places(text)
         years = YEAR_RE.findall(q)
         return Question(
             text=text, search=search, years=years,
             place=main_place(q, self.places),
-            places=places, local_places=local,
+            places=places, local_places=local, loose_places=loose,
             unknown_places=[p for p in places if not self._place_known(p)],
             unknown_years=[y for y in years if not self.knows(y)],
             qtype=question_type(q), unit=expected_unit(q),
@@ -189,12 +190,13 @@ class Analyzer:
         stem = place_stem(place)
         return any(stem in k for k in self.places) or self.knows(place) or self.knows(stem)
 
-    def question_places(self, question: str) -> tuple[list[str], list[str]]:
-        """Places the question names (青岛市, 北京, 天桥区, 章丘 …), known to the corpus or not; and those of them
-        that are districts outside the corpus's titles, which an answer must name in its own sentence."""
+    def question_places(self, question: str) -> tuple[list[str], list[str], list[str]]:
+        """Places the question names (青岛市, 北京, 天桥区, 章丘 …), known to the corpus or not; those of them that
+        are districts outside the corpus's titles, which an answer must name in its own sentence; and those named
+        only by jieba's dictionary tag (北京, 非洲), weaker evidence since it tags some common words as places."""
         words = self.tokenizer.words(normalize(question))
         tags = _place_tags()
-        out, local = [], []
+        out, local, loose = [], [], []
         for k, w in enumerate(words):
             nxt = words[k + 1] if k + 1 < len(words) else ""
             if len(w) < 2 or not HAN_WORD_RE.fullmatch(w):
@@ -211,4 +213,5 @@ class Analyzer:
                 local.append(w)
             elif tag == "ns":
                 out.append(w)  # 北京, 青岛: a place without its suffix
-        return out, local
+                loose.append(w)
+        return out, local, loose
