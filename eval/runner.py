@@ -292,6 +292,56 @@ def main(args) -> int:
     return 0
 
 
+CONVERSATIONS = "eval/conversations.jsonl"
+CONV_ROWS = ["turns", "first-turn accuracy", "follow-up accuracy", "follow-up hit@1", "follow-up declined",
+             "topic change as if alone"]
+
+
+def run_conversations(path: str, ask_fn: Callable[..., Answer]) -> dict[str, dict]:
+    """Each conversation asked turn by turn with its history; metrics per split (dev, test)."""
+    out: dict[str, dict] = {}
+    groups: dict[str, list] = defaultdict(list)
+    for line in Path(path).read_text("utf-8").splitlines():
+        if not line.strip():
+            continue
+        conv = json.loads(line)
+        history: list[Answer] = []
+        for k, turn in enumerate(conv["turns"]):
+            item = Item(f"{conv['id']}.{k}", turn["question"], turn["answers"], turn["doc"], turn["evidence"],
+                        turn["type"], turn["follow"])
+            t0 = time.perf_counter()
+            a = ask_fn(item.question, history=history)
+            o = judge(item, a, time.perf_counter() - t0)
+            alone = ask_fn(item.question).answer if item.kind == "topic_change" else None
+            groups[conv["split"]].append((o, alone))
+            history.append(a)
+    for split, turns in sorted(groups.items()):
+        first = [o for o, _ in turns if o.item.kind == "first" and o.item.type != "unanswerable"]
+        follow = [o for o, _ in turns if o.item.kind not in ("first", "decline") and o.item.type != "unanswerable"]
+        declines = [o for o, _ in turns if o.item.type == "unanswerable" and o.item.kind != "first"]
+        topic = [(o, alone) for o, alone in turns if o.item.kind == "topic_change"]
+        share = (lambda xs, f: sum(map(f, xs)) / len(xs) if xs else None)
+        out[split] = {
+            "turns": len(turns),
+            "first-turn accuracy": share(first, lambda o: o.correct),
+            "follow-up accuracy": share(follow, lambda o: o.correct),
+            "follow-up hit@1": share(follow, lambda o: o.rank == 1),
+            "follow-up declined": share(declines, lambda o: not o.answer.found),
+            "topic change as if alone": share(topic, lambda t: t[0].answer.answer == t[1]),
+        }
+    return out
+
+
+def conversation_table(metrics: dict[str, dict]) -> str:
+    names = list(metrics)
+    lines = ["| metric | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
+    for row in CONV_ROWS:
+        vals = [metrics[n].get(row) for n in names]
+        lines.append(f"| {row} | " + " | ".join("-" if v is None else (f"{v:.0f}" if row == "turns" else f"{v:.3f}")
+                                                  for v in vals) + " |")
+    return "\n".join(lines)
+
+
 def _main_splits(args, settings: Settings) -> int:
     """dev and the test splits side by side, with the gap: the protocol's one report."""
     index = settings.index_dir
@@ -301,13 +351,18 @@ def _main_splits(args, settings: Settings) -> int:
         if args.limit:
             items = items[: args.limit]
         reports[name] = run(name, items, lambda q: ask(q, index=index, settings=settings))
+    conversations = run_conversations(CONVERSATIONS, lambda q, history=(): ask(q, history=history, index=index,
+                                                                                settings=settings))
     if args.json:
         out = {name: r.metrics() for name, r in reports.items()}
         out["test (all)"] = Report("all", [o for n, r in reports.items() if n != "dev" for o in r.outcomes]).metrics()
+        out["conversations"] = conversations
         print(json.dumps(out, ensure_ascii=False, indent=1))
         return 0
     print("## dev and test splits (tune on dev only; test is read once per change)\n")
     print(split_table(reports))
+    print("\n### conversations (eval/conversations.jsonl): follow-up questions asked with their history\n")
+    print(conversation_table(conversations))
     print("\n### failures (dev)\n")
     print(failures(reports["dev"], args.failures))
     return 0

@@ -64,17 +64,26 @@ def year_agreement(year: str, title: str, section: str, sentence: str, passage: 
     return 0.0
 
 
-def place_agreement(q: Question, where: str, near: str, loose: bool = False) -> float:
+def place_agreement(q: Question, where: str, near: str) -> float:
     """0 when the question names a place the answer does not speak of: a district outside the corpus's titles
     must appear in the answer's own sentence or heading (a passage may mention it in passing); any other place
-    in the passage, its title or section. `loose`: the places known only by jieba's tag, else the others."""
+    in the passage, its title or section. Places known only by jieba's tag are weighed apart (loose_place)."""
     for p in q.places:
-        if (p in q.loose_places) != loose:
+        if p in q.loose_places:
             continue
         stem = place_stem(p)
         if stem not in (near if p in q.local_places else where):
             return 0.0
     return 1.0
+
+
+def loose_place_agreement(q: Question, where: str, document: str) -> float:
+    """For places known only by jieba's tag (北京, 非洲; it tags some common words so): 1 when the passage names
+    them, 0.5 when only its document does, 0 when the document never does."""
+    score = 1.0
+    for p in q.loose_places:
+        score = min(score, 1.0 if p in where else 0.5 if p in document else 0.0)
+    return score
 
 
 def answer_type(q: Question, span: str) -> float:

@@ -5,9 +5,9 @@ import math
 import re
 from dataclasses import dataclass
 from functools import reduce
-from typing import Iterator
+from typing import Callable, Iterator
 
-from .answerability import (NOT_FOUND, Answerability, Verdict, answer_type, model_for, place_agreement,
+from .answerability import (NOT_FOUND, Answerability, Verdict, answer_type, loose_place_agreement, model_for, place_agreement,
                             plan_agreement, question_reason, year_agreement)
 from .config import Settings
 from .models import Answer, Citation, ScoredChunk
@@ -90,12 +90,14 @@ class ExtractiveAnswerer(Answerer):
     name = "extractive"
 
     def __init__(self, analyzer: Analyzer, settings: Settings | None = None,
-                 answerability: Answerability | None = None, embeddings=None) -> None:
+                 answerability: Answerability | None = None, embeddings=None,
+                 document: Callable[[str], str] | None = None) -> None:
         self.analyzer = analyzer  # the corpus's reading of questions (its IDF and places)
         self.settings = settings or Settings()
         self.answerability = answerability or Answerability(model_for(self.settings.embed_model),
                                                             self.settings.decline_threshold)
         self.embeddings = embeddings  # for the question's similarity to each candidate sentence
+        self.document = document or (lambda source: "")  # a source's whole (normalized) text
 
     def _read(self, question: Question | str) -> Question:
         return question if isinstance(question, Question) else self.analyzer(question)
@@ -223,7 +225,7 @@ class ExtractiveAnswerer(Answerer):
             "year": min((year_agreement(y, c.title, c.section, cand.sentence, c.norm_text) for y in q.years),
                         default=1.0),
             "place": place_agreement(q, where, near),
-            "place_loose": place_agreement(q, where, near, loose=True),
+            "place_loose": loose_place_agreement(q, where, self.document(c.source)) if q.loose_places else 1.0,
             "qualifier": float(all(w in section + normalize(cand.sentence) for w in q.qualifiers)),
             "plan": plan_agreement(q, c.section, cand.sentence),
             "atype": answer_type(q, normalize(cand.span)),

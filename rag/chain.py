@@ -7,17 +7,18 @@ import threading
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from .answerer import Answerer, ExtractiveAnswerer
 from .config import Settings
 from .embeddings import get_embeddings
-from .errors import BadQuestion, IndexMissing, RagError
+from .conversation import check_rewrite, resolve, turn_question
+from .errors import BadQuestion, IndexMissing, LLMError, RagError
 from .models import Answer
 from .question import Question
-from .retriever import HybridRetriever, analyzer
+from .retriever import HybridRetriever, analyzer, document_text
 from .store import Index, build_index, corpus_signature, current_build, load_index, read_manifest
 
 
@@ -58,13 +59,40 @@ class Engine:
 
     def _build_chain(self, top_k: int, answerer: Answerer | None) -> Runnable:
         ans = answerer or self.answerer
-        read = RunnableLambda(lambda q: self.read(clean_question(q, self.settings.max_question_chars)))
-        retrieve = RunnableLambda(lambda q: {"question": q, "hits": self.retriever.search(q, top_k)})
-        return read | retrieve | RunnableLambda(lambda x: ans.answer(x["question"], x["hits"]))
+        read = RunnableLambda(lambda x: self.turn(x["question"], x.get("history", ())))
+        retrieve = RunnableLambda(lambda t: {**t, "hits": self.retriever.search(t["read"], top_k)})
+        return read | retrieve | RunnableLambda(lambda t: finish(t, ans.answer(t["read"], t["hits"])))
 
     def read(self, question: str) -> Question:
         """The one reading of a (clean) question, shared by the retriever and the answerer."""
         return analyzer(self.index)(question)
+
+    def turn(self, question, history: Iterable[Answer | str] = ()) -> dict:
+        """A question of a conversation: cleaned, completed from the history (the standalone question that is
+        searched) and read once."""
+        q = clean_question(question, self.settings.max_question_chars)
+        standalone = self.resolve(q, list(history))
+        return {"question": q, "standalone": standalone, "read": self.read(standalone)}
+
+    def resolve(self, question: str, history: list) -> str:
+        """The follow-up completed by the rules; with an LLM answerer, the LLM's rewrite where the rules agree."""
+        by_rules = resolve(question, history, analyzer(self.index))
+        if history and self.settings.answerer == "llm" and self.settings.llm_configured:
+            from .llm import condense
+
+            try:
+                rewritten = condense(self.settings, [turn_question(t) for t in history], question)
+            except LLMError:
+                return by_rules
+            return check_rewrite(rewritten, by_rules, analyzer(self.index))
+        return by_rules
+
+
+def finish(turn: dict, answer: Answer) -> Answer:
+    """The answer to the question as typed, with the standalone question it searched when that differs."""
+    answer.question = turn["question"]
+    answer.standalone = turn["standalone"] if turn["standalone"] != turn["question"] else ""
+    return answer
 
 
 _ENGINES: dict[str, tuple[Path, Engine]] = {}
@@ -94,7 +122,8 @@ def get_engine(index: str | os.PathLike = "index", settings: Settings | None = N
 
 def make_answerer(idx: Index, s: Settings, embeddings=None) -> Answerer:
     """The answerer the settings name: "extractive" (default) or "llm" (extractive as its fallback)."""
-    extractive = ExtractiveAnswerer(analyzer(idx), s, embeddings=embeddings)
+    extractive = ExtractiveAnswerer(analyzer(idx), s, embeddings=embeddings,
+                                    document=lambda source: document_text(idx, source))
     if s.answerer == "extractive":
         return extractive
     if s.answerer == "llm":
@@ -136,21 +165,25 @@ def _signature(corpus: str) -> dict:
     return sig
 
 
-def ask(question: str, *, index: str | os.PathLike = "index", top_k: int = 5, answerer: Answerer | None = None,
-        settings: Settings | None = None) -> Answer:
-    """Answer a question from the indexed documents, with cited passages (at most top_k)."""
+def ask(question: str, *, history: Iterable[Answer | str] = (), index: str | os.PathLike = "index", top_k: int = 5,
+        answerer: Answerer | None = None, settings: Settings | None = None) -> Answer:
+    """Answer a question from the indexed documents, with cited passages (at most top_k). `history`: the
+    earlier turns of the conversation, newest last (Answers from earlier calls, or question strings); a
+    follow-up such as "那市中区呢？" is completed from them (`Answer.standalone`)."""
     s = settings or Settings.from_env()
     clean_question(question, s.max_question_chars)  # bad input fails before any index work
     engine = get_engine(index, s)
-    return engine.chain(top_k, answerer).invoke(question)
+    return engine.chain(top_k, answerer).invoke({"question": question, "history": list(history)})
 
 
-def stream_ask(question: str, *, index: str | os.PathLike = "index", top_k: int = 5, answerer: Answerer | None = None,
-               settings: Settings | None = None) -> Iterator[str | Answer]:
+def stream_ask(question: str, *, history: Iterable[Answer | str] = (), index: str | os.PathLike = "index",
+               top_k: int = 5, answerer: Answerer | None = None, settings: Settings | None = None
+               ) -> Iterator[str | Answer]:
     """Yield the answer text in pieces as it forms, then the final Answer (with its citations)."""
     s = settings or Settings.from_env()
-    q = clean_question(question, s.max_question_chars)
+    clean_question(question, s.max_question_chars)
     engine = get_engine(index, s)
-    read = engine.read(q)
-    hits = engine.retriever.search(read, top_k)
-    yield from (answerer or engine.answerer).stream(read, hits)
+    turn = engine.turn(question, history)
+    hits = engine.retriever.search(turn["read"], top_k)
+    for piece in (answerer or engine.answerer).stream(turn["read"], hits):
+        yield finish(turn, piece) if isinstance(piece, Answer) else piece

@@ -73,10 +73,12 @@ class Answer:
     found: bool
     citations: list[Citation] = field(default_factory=list)
     warning: str = ""  # e.g. the LLM failed and the extractive answer is shown instead
+    standalone: str = ""  # the question actually searched, when a follow-up was completed from the history
 
     def to_dict(self) -> dict:
         return {
             "question": self.question,
+            "standalone": self.standalone or self.question,
             "answer": self.answer,
             "found": self.found,
             "citations": [c.to_dict() for c in self.citations],

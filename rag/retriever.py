@@ -126,3 +126,11 @@ def doc_place(index: Index, source: str) -> str:
         title = index.manifest.get("documents", {}).get(source, {}).get("title", "")
         cache[source] = main_place(title, known_places(index))
     return cache[source]
+
+
+def document_text(index: Index, source: str) -> str:
+    """A document's whole normalized text (its chunks joined), cached per document."""
+    cache = index.cache.setdefault("documents", {})
+    if source not in cache:
+        cache[source] = "\n".join(c.norm_text for c in index.chunks if c.source == source)
+    return cache[source]

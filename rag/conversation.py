@@ -1,0 +1,131 @@
+"""Follow-up questions: fill what a new question lacks (place, year, indicator) from the conversation so far, and
+search with the standalone question. Rules first; an LLM, when configured, may rewrite instead, checked by them.
+
+A question is cut into four parts: [place][year][indicator][ask], e.g. 历城区 · 2024年 · 地区生产总值 · 增长目标是多少？
+"那市中区呢？" brings only a place, so the others come from the latest turn that has them."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from .models import Answer
+from .question import YEAR_RE, Analyzer, Question
+from .textutil import normalize
+
+# A follow-up leans on what came before: 那市中区呢？ 还有呢？ 2025年的呢？ 同比增长多少？
+LEAD_RE = re.compile(r"^(那么|那|还有|另外|再|and)\s*")
+TAIL_RE = re.compile(r"(的)?(情况|数据|目标|呢|吗)*[呢？?。!！\s]*$")
+# Where the ask of a question starts: the figure's kind (增长, 目标 …) or the question word.
+ASK_RE = re.compile(r"(同比|比上年|增长|增速|增幅|目标|计划|预期|预计|力争|实际|完成|达到|是多少|有多少|多少|几|是什么|有哪些|"
+                    r"哪些|哪一?[类个项种家份条]|为什么|为何|是否|怎么|如何)")
+# A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？
+MORE_RE = re.compile(r"^(还有|其他|其余|另外|第[一二三四五六七八九十\d]+[个份项条类种点家]?)")
+FILLER = "的"
+SCOPE_RE = re.compile(r"全市|全区|全县|全省|全国|整体|总体|全体")  # 济南全市呢: the place's whole, not an indicator
+
+
+@dataclass
+class Parts:
+    """A question cut into its place, year, indicator and ask."""
+
+    place: str
+    year: str
+    indicator: str
+    ask: str
+    content: str  # what it asks about besides place, year and ask words (为什么要开展GEP核算 -> 要开展GEP核算)
+
+
+def cut(text: str, q: Question) -> Parts:
+    """The four parts of a question, from its reading (places and years) and where its ask starts."""
+    t = normalize(text).strip()
+    t = LEAD_RE.sub("", t)
+    place = next((p for p in q.places if p in t), "")
+    years = YEAR_RE.findall(t)
+    year = f"{years[0]}年" if years else ""
+    rest = t
+    for piece in (place, *[m.group(0) for m in YEAR_RE.finditer(t)]):
+        if piece:
+            rest = rest.replace(piece, " ", 1)
+    rest = re.sub(r"\s+", "", rest).strip(FILLER)
+    m = ASK_RE.search(rest)
+    indicator, ask = (rest[: m.start()], rest[m.start():]) if m else (rest, "")
+    indicator = SCOPE_RE.sub("", TAIL_RE.sub("", indicator)).strip(FILLER)
+    ask = "" if TAIL_RE.fullmatch(ask) else ask
+    content = SCOPE_RE.sub("", TAIL_RE.sub("", ASK_RE.sub("", rest))).strip(FILLER + "要")
+    return Parts(place, year, indicator, ask, content)
+
+
+def turn_question(turn: Answer | str) -> str:
+    """What an earlier turn searched: an Answer's standalone question, or the question as given."""
+    if isinstance(turn, Answer):
+        return turn.standalone or turn.question
+    return str(turn)
+
+
+def is_follow_up(text: str, parts: Parts) -> bool:
+    """Whether a question leans on the conversation: it starts with 那/还有, ends with 呢, continues a list,
+    or says nothing of its own besides place, year and ask words (同比增长多少？). One that says what it is
+    about without such a marker starts a new topic (起步区为什么要开展GEP核算？)."""
+    t = normalize(text).strip()
+    if MORE_RE.match(t) or LEAD_RE.match(t) or re.search(r"呢[？?]?$", t):
+        return True
+    return len(parts.content) < 2
+
+
+def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) -> str:
+    """The standalone question to search: `question` with what it lacks (place, year, indicator, ask) taken
+    from the latest earlier turn that has it. Unchanged when there is no history or it stands on its own."""
+    earlier = [turn_question(t) for t in history if turn_question(t).strip()]
+    if not earlier:
+        return question
+    q = analyzer(question)
+    parts = cut(question, q)
+    continued = MORE_RE.match(normalize(question).strip()) and len(parts.content) < 2
+    if parts.place and parts.year and parts.indicator and not continued:
+        return question
+    follow = continued or is_follow_up(question, parts)
+    if not follow and (parts.place or parts.year):
+        return question  # a new topic, with its own place or year
+    previous = earlier[-1]
+    if continued:
+        return previous  # 还有呢 / 第二个呢: the same question, its list continued
+    before = [cut(t, analyzer(t)) for t in reversed(earlier)]
+
+    def latest(attr: str) -> str:
+        return next((getattr(p, attr) for p in before if getattr(p, attr)), "")
+
+    if not follow:  # its own question, but where and when are the conversation's: 新增了几家规上企业？
+        return f"{latest('place')}{latest('year')}{normalize(question).strip()}"
+    if not parts.indicator and not before[0].indicator:
+        # The last question was about no indicator (为什么…, 有哪些…): ask it again, with a new place or year.
+        return swap(swap(previous, before[0].place, parts.place), before[0].year, parts.year)
+    place = parts.place or latest("place")
+    year = parts.year or latest("year")
+    indicator = parts.indicator or latest("indicator")
+    ask = parts.ask or latest("ask") or "是多少"
+    if parts.indicator and not parts.ask and before[0].ask:
+        ask = before[0].ask  # 服务业增加值呢: the new indicator, asked the way the last question asked
+    standalone = f"{place}{year}{indicator}{ask}"
+    return standalone if standalone.endswith(("？", "?")) else standalone + "？"
+
+
+def swap(text: str, old: str, new: str) -> str:
+    """`text` with `old` (a place or year) replaced by `new`, or `new` put in front when it had none."""
+    if not new or new == old:
+        return text
+    return text.replace(old, new, 1) if old and old in text else new + text
+
+
+def places_and_years(text: str, analyzer: Analyzer) -> tuple[set[str], set[str]]:
+    q = analyzer(text)
+    return set(q.places), set(q.years)
+
+
+def check_rewrite(rewritten: str, by_rules: str, analyzer: Analyzer) -> str:
+    """An LLM's standalone question, unless it lost a place or year that the rules' question has."""
+    places, years = places_and_years(by_rules, analyzer)
+    got_places, got_years = places_and_years(rewritten, analyzer)
+    if not rewritten.strip() or not places <= got_places or not years <= got_years:
+        return by_rules
+    return rewritten
