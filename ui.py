@@ -196,23 +196,27 @@ def make_app(index: str = "index", corpus: str | None = None) -> gr.Blocks:
     def reindex_clicked(progress=gr.Progress()):
         return kb_outputs(reindex(progress))
 
-    def respond(question, history, top_k, show_scores, answerer):
+    def respond(question, history, top_k, show_scores, answerer, turns):
         history = list(history or [])
+        turns = list(turns or [])  # the questions searched so far: a follow-up is completed from them
         history.append({"role": "user", "content": question})
         history.append({"role": "assistant", "content": ""})
         settings = base.replace(answerer=answerer)
         try:
-            for piece in stream_ask(question, index=index, top_k=int(top_k), settings=settings):
+            for piece in stream_ask(question, history=turns, index=index, top_k=int(top_k), settings=settings):
                 if isinstance(piece, Answer):
                     text = piece.answer if piece.found else f"⚠️ {piece.answer}"
+                    if piece.standalone:
+                        text += f"\n\n*按「{piece.standalone}」检索*"  # what a follow-up was completed to
                     history[-1]["content"] = text
-                    yield history, render_citations(piece, show_scores), ""
+                    turns.append(piece.standalone or piece.question)
+                    yield history, render_citations(piece, show_scores), "", turns
                 else:
                     history[-1]["content"] += piece
-                    yield history, gr.update(), ""
+                    yield history, gr.update(), "", gr.update()
         except RagError as exc:
             history[-1]["content"] = f"⚠️ {exc}"
-            yield history, "", ""
+            yield history, "", "", turns
 
     choices = [(ANSWERERS["extractive"], "extractive")]
     if base.llm_configured:
@@ -232,6 +236,7 @@ def make_app(index: str = "index", corpus: str | None = None) -> gr.Blocks:
                     gr.Examples(EXAMPLES, inputs=box, label="示例问题")
                 with gr.Column(scale=5):
                     cites = gr.HTML(label="引用段落", elem_id="cites")
+            turns = gr.State([])  # this page's conversation: the questions searched, newest last
         with gr.Tab("知识库"):
             gr.Markdown(f"知识库文件夹：`{corpus}`。可上传 .txt、.md、.docx、.pdf（每个不超过 {MAX_UPLOAD_MB} MB），"
                         "上传或删除后自动重新索引，问答立即使用新索引。")
@@ -253,9 +258,9 @@ def make_app(index: str = "index", corpus: str | None = None) -> gr.Blocks:
             show_scores = gr.Checkbox(label="显示检索分数", value=False)
 
         for trigger in (box.submit, send.click):
-            trigger(respond, [box, chat, top_k, show_scores, answerer], [chat, cites, box])
-        clear.click(lambda: ([], "", ""), None, [chat, cites, box])
-        chat.clear(lambda: "", None, cites)  # the chat's own trash icon clears the citations too
+            trigger(respond, [box, chat, top_k, show_scores, answerer, turns], [chat, cites, box, turns])
+        clear.click(lambda: ([], "", "", []), None, [chat, cites, box, turns])
+        chat.clear(lambda: ("", []), None, [cites, turns])  # the chat's own trash icon clears the citations too
         # Index builds run one at a time (concurrency_id), whoever starts them; the progress bar
         # covers the document table, which is stale until the build ends.
         kb = [status, table, victim]

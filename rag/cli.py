@@ -1,4 +1,4 @@
-"""Command line: rag index | ask | eval | bench | serve. A thin layer that turns errors into messages."""
+"""Command line: rag index | ask | chat | eval | bench | serve. A thin layer that turns errors into messages."""
 from __future__ import annotations
 
 import argparse
@@ -66,10 +66,17 @@ def cmd_ask(args) -> int:
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
         return 0 if answer.found else 1
-    color = sys.stdout.isatty()
+    _print_answer(answer, sys.stdout.isatty())
+    return 0 if answer.found else 1
+
+
+def _print_answer(answer, color: bool) -> None:
     if answer.warning:
         print(f"warning: {answer.warning}", file=sys.stderr)
-    print(f"{BOLD if color else ''}{answer.answer}{RESET if color else ''}\n")
+    print(f"{BOLD if color else ''}{answer.answer}{RESET if color else ''}")
+    if answer.standalone:
+        print(f"{DIM if color else ''}按「{answer.standalone}」检索{RESET if color else ''}")
+    print()
     shown = [c for c in answer.citations if c.quote] if answer.found else answer.citations[:3]
     if not answer.found and shown:
         print("可能相关的段落：")
@@ -77,7 +84,40 @@ def cmd_ask(args) -> int:
         print(f"[{c.n}] {c.title} › {c.section or '（正文）'}  ({c.source})")
         body = c.quote if c.quote else c.text[:160] + ("…" if len(c.text) > 160 else "")
         print("    " + _highlight(body, c.quote, color))
-    return 0 if answer.found else 1
+
+
+def cmd_chat(args) -> int:
+    """An interactive conversation: follow-ups are completed from the earlier turns; /clear starts over."""
+    from .chain import ask, get_engine
+
+    try:
+        import readline  # noqa: F401  (line editing and history for input())
+    except ImportError:  # pragma: no cover - not on every platform
+        pass
+    s = _settings(args)
+    get_engine(s.index_dir, s)  # load (or build) the index before the first prompt
+    color = sys.stdout.isatty()
+    print("输入问题后回车；追问会接着上文理解。/clear 清空对话，Ctrl-D 退出。")
+    history = []
+    while True:
+        try:
+            line = input("问> ").strip()
+        except EOFError:
+            print()
+            return 0
+        if not line:
+            continue
+        if line in ("/clear", "/reset"):
+            history = []
+            print("（对话已清空）")
+            continue
+        try:
+            answer = ask(line, history=history, index=s.index_dir, top_k=args.top_k, settings=s)
+        except BadQuestion as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        _print_answer(answer, color)
+        history.append(answer)
 
 
 def cmd_eval(args) -> int:
@@ -118,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--llm-model", help="model name at that endpoint; implies --answerer llm (RAG_LLM_MODEL)")
     a.add_argument("--llm-api-key", help="API key (prefer RAG_LLM_API_KEY: arguments show in the process list)")
     a.set_defaults(func=cmd_ask)
+
+    c = sub.add_parser("chat", help="an interactive conversation with follow-up questions")
+    c.add_argument("--index")
+    c.add_argument("--top-k", type=int, default=5)
+    c.add_argument("--answerer", choices=["extractive", "llm"], help="default: extractive (RAG_ANSWERER)")
+    c.set_defaults(func=cmd_chat)
 
     e = sub.add_parser("eval", help="run the eval set (and baselines, CMRC)")
     e.add_argument("file", nargs="?", default=None, help="one Q&A file; default: the dev and test splits side by side")

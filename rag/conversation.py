@@ -41,6 +41,8 @@ def cut(text: str, q: Question) -> Parts:
     t = normalize(text).strip()
     t = LEAD_RE.sub("", t)
     place = next((p for p in q.places if p in t), "")
+    if place and re.match(r"(区|县|市|镇)", t[t.index(place) + len(place):]):
+        place = t[t.index(place): t.index(place) + len(place) + 1]  # jieba split 石川 + 区: keep the suffix
     years = YEAR_RE.findall(t)
     year = f"{years[0]}年" if years else ""
     rest = t
@@ -107,7 +109,7 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
     if parts.indicator and not parts.ask and before[0].ask:
         ask = before[0].ask  # 服务业增加值呢: the new indicator, asked the way the last question asked
     standalone = f"{place}{year}{indicator}{ask}"
-    return standalone if standalone.endswith(("？", "?")) else standalone + "？"
+    return standalone.rstrip("?？") + "？"
 
 
 def swap(text: str, old: str, new: str) -> str:

@@ -84,10 +84,14 @@ def main_place(text: str, known: Iterable[str]) -> str:
 
 
 def title_places(titles: Iterable[str], words: Callable[[str], list[str]]) -> list[str]:
-    """Place names in document titles (历城区, 市中区, 起步区, 济南市 …): words with a place suffix."""
+    """Place names in document titles (历城区, 市中区, 起步区, 济南市 …): words with a place suffix, or a name
+    jieba split from its suffix (石川 + 区)."""
     found: list[str] = []
     for title in titles:
-        for w in words(title):
+        ws = words(title)
+        for w, nxt in zip(ws, ws[1:] + [""]):
+            if len(w) >= 2 and HAN_WORD_RE.fullmatch(w) and not place_level(w) and nxt in ("区", "县", "市", "镇"):
+                w += nxt
             if len(w) >= 3 and place_level(w) and w not in found and HAN_WORD_RE.fullmatch(w):
                 found.append(w)
     return found

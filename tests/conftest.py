@@ -64,6 +64,24 @@ TINY = {
 }
 
 
+# Two districts with the same indicators, for follow-up questions ("那石川区呢？").
+DISTRICTS = {
+    "qh.txt": "# 青禾县2024年工作报告\n\n## 一、主要目标\n\n青禾县2024年地区生产总值增长6%左右，一般公共预算收入增长4%。\n",
+    "sc.txt": "# 石川区2024年工作报告\n\n## 一、主要目标\n\n石川区2024年地区生产总值增长7.5%，一般公共预算收入增长3%。\n",
+}
+
+
+@pytest.fixture
+def districts_index(tmp_path, fake_settings) -> str:
+    corpus = tmp_path / "districts"
+    corpus.mkdir()
+    for name, text in DISTRICTS.items():
+        (corpus / name).write_text(text, "utf-8")
+    index = tmp_path / "districts-index"
+    build_index([str(corpus)], index=str(index), settings=fake_settings)
+    return str(index)
+
+
 @pytest.fixture
 def tiny_corpus(tmp_path) -> Path:
     corpus = tmp_path / "corpus"

@@ -61,3 +61,31 @@ def test_cli_index_reports_chunks_and_skips(tiny_corpus, fake_settings, tmp_path
     captured = capsys.readouterr()
     assert code == 1 and "junk.txt" in captured.err and "binary" in captured.err
     assert "a.txt:" in captured.out and "chunks" in captured.out
+
+
+def test_a_follow_up_is_searched_with_what_the_history_gives(districts_index, fake_settings):
+    kw = dict(index=districts_index, settings=fake_settings)
+    first = ask("青禾县2024年地区生产总值增长多少", **kw)
+    assert first.found and "6%" in first.answer and first.standalone == ""
+    a = ask("那石川区呢？", history=[first], **kw)
+    assert a.question == "那石川区呢？" and a.standalone.startswith("石川区2024年地区生产总值")
+    assert a.found and "7.5%" in a.answer and a.to_dict()["standalone"] == a.standalone
+    b = ask("一般公共预算收入呢？", history=[first, a], **kw)
+    assert b.standalone.startswith("石川区2024年一般公共预算收入") and "3%" in b.answer
+    streamed = list(stream_ask("那石川区呢？", history=["青禾县2024年地区生产总值增长多少"], **kw))[-1]
+    assert streamed.standalone == a.standalone and "7.5%" in streamed.answer
+
+
+def test_rag_chat_keeps_the_turns_and_clears_them(districts_index, fake_settings, monkeypatch, capsys):
+    lines = iter(["青禾县2024年地区生产总值增长多少", "那石川区呢？", "/clear", "   "])
+
+    def fake_input(prompt=""):
+        try:
+            return next(lines)
+        except StopIteration:
+            raise EOFError
+
+    monkeypatch.setattr("builtins.input", fake_input)
+    assert cli(["chat", "--index", districts_index]) == 0
+    out = capsys.readouterr().out
+    assert "6%" in out and "7.5%" in out and "按「石川区2024年地区生产总值" in out and "对话已清空" in out

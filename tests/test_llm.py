@@ -162,3 +162,24 @@ def test_llm_answerer_needs_an_endpoint(llm_index, fake_settings, capsys):
 
 def test_clean_markers():
     assert clean_markers("a[1]b[2][3]c[0]", 2) == "a[1]b[2]c"
+
+
+def test_a_follow_up_is_condensed_by_the_llm_and_checked_by_the_rules(districts_index, llm_settings, server):
+    from rag.chain import get_engine
+
+    engine = get_engine(districts_index, llm_settings)
+    history = ["青禾县2024年地区生产总值增长多少"]
+    server.reply = "石川区2024年地区生产总值增长了多少？"
+    assert engine.resolve("那石川区呢？", history) == server.reply
+    payload = json.loads(server.requests[-1]["messages"][1]["content"])
+    assert payload == {"history": history, "question": "那石川区呢？"}
+    server.reply = "地区生产总值增长了多少？"  # lost the place and year the rules found
+    assert engine.resolve("那石川区呢？", history).startswith("石川区2024年地区生产总值")
+
+
+def test_an_endpoint_failure_leaves_the_rules_question(districts_index, fake_settings):
+    from rag.chain import get_engine
+
+    s = fake_settings.replace(answerer="llm", llm_base_url="http://127.0.0.1:9/v1", llm_model="m", llm_timeout=1.0)
+    engine = get_engine(districts_index, s)
+    assert engine.resolve("那石川区呢？", ["青禾县2024年地区生产总值增长多少"]).startswith("石川区2024年地区生产总值")
