@@ -203,3 +203,19 @@ def test_upload_reindex_ask_delete(page, app, tmp_path):
     expect(page.locator("#cites")).not_to_contain_text(NOTICE_NAME)
     expect(answer).not_to_contain_text("8765")
     page.screenshot(path=str(ARTIFACTS / "after_delete.png"))
+
+
+def test_a_follow_up_is_answered_from_the_conversation(page, app):
+    from playwright.sync_api import expect
+
+    first = ask(page, "历城区2024年地区生产总值增长目标是多少？")
+    expect(first).to_contain_text("6%", timeout=WAIT_MS)
+    page.get_by_label("问题").fill("那市中区呢？")
+    page.locator("#send").click()
+    expect(page.get_by_test_id("bot")).to_have_count(2, timeout=WAIT_MS)
+    follow_up = page.get_by_test_id("bot").last
+    expect(follow_up).to_contain_text("按「市中区2024年地区生产总值", timeout=WAIT_MS)  # the question searched
+    expect(follow_up).to_contain_text("6%")
+    expect(page.locator("#cites .cite").first).to_contain_text("004_ef7e7b1f7dc22885.txt")
+    expect(page.locator("#cites .cite").first.locator("mark")).to_contain_text("市中区将全力实现地区生产总值增长6%")
+    page.screenshot(path=str(ARTIFACTS / "follow_up.png"))
