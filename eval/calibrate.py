@@ -30,7 +30,7 @@ from .runner import Item, bare, cmrc_items, load_items
 from .split import cmrc_halves
 
 L2 = 0.01  # ridge on the weights (not the bias): keeps them small where dev says little
-GATE_CANDIDATES = ("year", "place", "place_loose", "qualifier", "plan")  # agreements that may veto an answer
+GATE_CANDIDATES = ("year", "place", "place_loose", "qualifier", "plan", "atype")  # agreements that may veto an answer
 GATE_MISS = 0.01  # a gate when at most this share of right candidates on dev fail it
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +26,8 @@ WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
 FEATURES = ("coverage", "coverage_all", "chars", "dense", "sentence", "year", "place", "place_loose", "qualifier",
             "plan", "atype", "unseen", "words", "rank", "number", "list", "why", "yesno")
 EMBEDDING_FEATURES = ("dense", "sentence")  # cosines: their scale belongs to the embedding model
+UNIT_CELL_RE = re.compile(r"单位[：:]\s*([^；;\n]{1,6})")  # a table row's 计算单位：亿元
+UNIT_COLUMN_RE = re.compile(r"[（(]([^（）()]{1,4})[）)][：:]")  # a column named 2023年增长（%）：
 NUMBER_CHARS = "0123456789一二两三四五六七八九十百千万亿"
 
 
@@ -86,14 +89,16 @@ def loose_place_agreement(q: Question, where: str, document: str) -> float:
     return score
 
 
-def answer_type(q: Question, span: str) -> float:
+def answer_type(q: Question, span: str, sentence: str = "") -> float:
     """Whether the span holds the kind of answer asked for: a how-many question wants a figure in the unit it
-    names (亿元, 家), or any figure when it names none."""
+    names (亿元, 家), or any figure when it names none. A table cell's unit is its row's (计算单位：亿元) or its
+    column's (2023年增长（%）)."""
     if q.qtype != "number":
         return 1.0
     span = YEAR_RE.sub("", span)  # a year is not the figure asked for
     if q.unit:
-        return float(has_amount(q.unit, span))
+        units = UNIT_CELL_RE.findall(sentence) + UNIT_COLUMN_RE.findall(span)
+        return float(has_amount(q.unit, span) or any(has_amount(q.unit, span.rstrip("；;，, \n") + u) for u in units))
     return float(any(ch in NUMBER_CHARS for ch in span))
 
 

@@ -213,6 +213,7 @@ class ExtractiveAnswerer(Answerer):
         # The same share with the words the corpus never uses counted as missing, each at the mean weight:
         # a question about 电影 or 门票 is not answered by a sentence that matches its other words.
         mean = total / len(topic) if topic else 1.0
+
         coverage_all = got / (total + mean * len(q.unseen)) if total else 0.0
         words = len(q.unseen) + sum(1 for w in q.evidence.values() if w > 0)
         qchars = {ch for ch in normalize(q.text) if is_cjk(ch) and ch not in QUESTION_CHARS}
@@ -228,7 +229,7 @@ class ExtractiveAnswerer(Answerer):
             "place_loose": loose_place_agreement(q, where, self.document(c.source)) if q.loose_places else 1.0,
             "qualifier": float(all(w in section + normalize(cand.sentence) for w in q.qualifiers)),
             "plan": plan_agreement(q, c.section, cand.sentence),
-            "atype": answer_type(q, normalize(cand.span)),
+            "atype": answer_type(q, normalize(cand.span), normalize(cand.sentence)),
             "unseen": len(q.unseen) / words if words else 1.0,
             # How much the question says: a long question's sentence covers a smaller share of it.
             "words": math.log1p(len(topic)),
