@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import Callable, Iterator
 
-from .answerability import (NOT_FOUND, Answerability, Verdict, answer_type, loose_place_agreement, model_for, place_agreement,
-                            plan_agreement, question_reason, year_agreement)
+from .answerability import (NOT_FOUND, Answerability, Verdict, answer_type, loose_place_agreement, model_for,
+                            place_agreement, plan_agreement, question_reason, year_agreement)
 from .config import Settings
 from .models import Answer, Citation, ScoredChunk
 from .question import YEAR_RE, Analyzer, Question, has_amount
@@ -81,6 +81,7 @@ def citations_for(hits: list[ScoredChunk]) -> list[Citation]:
 
 
 def question_text(question: Question | str) -> str:
+    """The question as asked, whether read already or not."""
     return question.text if isinstance(question, Question) else question
 
 
