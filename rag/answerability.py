@@ -141,8 +141,8 @@ def reason_for(q: Question, f: dict[str, float]) -> str:
     what = "".join(q.places[:1]) + "".join(y + "年" for y in q.years[:1])
     if f.get("place", 1.0) == 0.0:
         missing = [p for p in q.places if p not in q.loose_places]
-    else:
-        missing = q.loose_places if f.get("place_loose", 1.0) == 0.0 else []
+    else:  # a place the best passage does not name (its document may, in passing)
+        missing = q.loose_places if f.get("place_loose", 1.0) < 1.0 else []
     if missing:
         return f"文件中没有找到{missing[0]}的相关数据。"
     if f.get("year", 1.0) == 0.0 and q.years:

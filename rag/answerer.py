@@ -230,7 +230,7 @@ class ExtractiveAnswerer(Answerer):
             "place_loose": loose_place_agreement(q, where, self.document(c.source)) if q.loose_places else 1.0,
             "qualifier": float(all(w in section + normalize(cand.sentence) for w in q.qualifiers)),
             "plan": plan_agreement(q, c.section, cand.sentence),
-            "atype": answer_type(q, normalize(cand.span), normalize(cand.sentence)),
+            "atype": answer_type(q, normalize(self.span(q, cand)), normalize(cand.sentence)),  # as shown
             "unseen": len(q.unseen) / words if words else 1.0,
             # How much the question says: a long question's sentence covers a smaller share of it.
             "words": math.log1p(len(topic)),

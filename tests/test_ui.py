@@ -113,13 +113,17 @@ def test_answerer_choice_is_passed_through(tiny_corpus, fake_settings, tmp_path,
 
     seen = {}
 
-    def fake_stream(question, *, index, top_k, settings):
-        seen.update(answerer=settings.answerer, top_k=top_k)
-        yield Answer(question, "答", True, [])
+    def fake_stream(question, *, history, index, top_k, settings):
+        seen.update(answerer=settings.answerer, top_k=top_k, history=list(history))
+        yield Answer(question, "答", True, [], standalone="完整的问题" if history else "")
 
     monkeypatch.setattr(ui, "stream_ask", fake_stream)
-    out = list(_handler(app, "respond")("问题", [], 3, False, "llm"))
-    assert seen == {"answerer": "llm", "top_k": 3} and out[-1][0][-1]["content"] == "答"
+    out = list(_handler(app, "respond")("问题", [], 3, False, "llm", []))
+    assert seen == {"answerer": "llm", "top_k": 3, "history": []} and out[-1][0][-1]["content"] == "答"
+    assert out[-1][3] == ["问题"]  # the page's own turns, passed back in with the next question
+    out = list(_handler(app, "respond")("追问", out[-1][0], 3, False, "llm", out[-1][3]))
+    assert seen["history"] == ["问题"] and "按「完整的问题」检索" in out[-1][0][-1]["content"]
+    assert out[-1][3] == ["问题", "完整的问题"]
 
 
 def test_launch_defaults_are_safe(monkeypatch):
