@@ -132,7 +132,12 @@ class ExtractiveAnswerer(Answerer):
         for rank, h in enumerate(hits[: self.settings.answer_passages]):
             best: _Candidate | None = None
             head = normalize(h.chunk.title + " " + h.chunk.section).lower()
+            after_said = False
             for sent in passage_sentences(h.chunk.text):
+                if sent.strip() in q.said:
+                    after_said = True
+                    continue  # already given: a list continued says what comes next
+                follows, after_said = after_said, False
                 norm_sent = normalize(sent).lower()
                 if len(squash(norm_sent)) < 4:
                     continue
@@ -160,7 +165,8 @@ class ExtractiveAnswerer(Answerer):
                                + CONTEXT_CREDIT * sum(weights[t] for t in in_context - got)) / total
                         said = re.split("[：:]", norm, maxsplit=1)[-1] if row else norm  # a cell: its value
                         score = (cov + CHAR_WEIGHT * chars + self._type_bonus(q, said, novelty)
-                                 - RANK_PENALTY * rank - LENGTH_PENALTY * len(span))
+                                 - RANK_PENALTY * rank - LENGTH_PENALTY * len(span)
+                                 + self.settings.next_sentence_bonus * follows)
                         if best is None or score > best.score:
                             best = _Candidate(rank, sent.strip(), span, score, cov, i, j)
             if best is not None:

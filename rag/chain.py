@@ -14,7 +14,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from .answerer import Answerer, ExtractiveAnswerer
 from .config import Settings
 from .embeddings import get_embeddings
-from .conversation import check_rewrite, resolve, turn_question
+from .conversation import check_rewrite, continues_list, resolve, said_before, turn_question
 from .errors import BadQuestion, IndexMissing, LLMError, RagError
 from .models import Answer
 from .question import Question
@@ -71,8 +71,12 @@ class Engine:
         """A question of a conversation: cleaned, completed from the history (the standalone question that is
         searched) and read once."""
         q = clean_question(question, self.settings.max_question_chars)
-        standalone = self.resolve(q, list(history))
-        return {"question": q, "standalone": standalone, "read": self.read(standalone)}
+        history = list(history)
+        standalone = self.resolve(q, history)
+        read = self.read(standalone)
+        if history and continues_list(q, analyzer(self.index)):
+            read.said = said_before(history)
+        return {"question": q, "standalone": standalone, "read": read}
 
     def resolve(self, question: str, history: list) -> str:
         """The follow-up completed by the rules; with an LLM answerer, the LLM's rewrite where the rules agree."""

@@ -75,6 +75,22 @@ def is_follow_up(text: str, parts: Parts) -> bool:
     return len(parts.content) < 2
 
 
+def continues_list(question: str, analyzer: Analyzer) -> bool:
+    """还有呢？ 其他的呢？ 第二份呢？: the last question again, for what its answer did not say yet."""
+    t = normalize(question).strip()
+    m = MORE_RE.match(t)
+    if not m:
+        return False
+    rest = t[m.end():]
+    return not rest or len(cut(rest, analyzer(rest)).content) < 2
+
+
+def said_before(history: Iterable[Answer | str]) -> set[str]:
+    """The sentences the last answer quoted, so that a list continued says something new."""
+    last = list(history)[-1:] or [None]
+    return {c.quote for c in last[0].citations if c.quote} if isinstance(last[0], Answer) else set()
+
+
 def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) -> str:
     """The standalone question to search: `question` with what it lacks (place, year, indicator, ask) taken
     from the latest earlier turn that has it. Unchanged when there is no history or it stands on its own."""
@@ -83,7 +99,7 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
         return question
     q = analyzer(question)
     parts = cut(question, q)
-    continued = MORE_RE.match(normalize(question).strip()) and len(parts.content) < 2
+    continued = continues_list(question, analyzer)
     if parts.place and parts.year and parts.indicator and not continued:
         return question
     follow = continued or is_follow_up(question, parts)

@@ -127,6 +127,7 @@ class Question:
     evidence: dict[str, float] = field(default_factory=dict)  # the same words as evidence for an answer span
     unseen: list[str] = field(default_factory=list)  # content words the corpus never uses (the asker's phrasing)
     vector: object = field(default=None, repr=False)  # the query embedding, once retrieval has computed it
+    said: set[str] = field(default_factory=set)  # sentences already given (a list continued: 还有呢？)
 
     @property
     def topic(self) -> dict[str, float]:

@@ -89,3 +89,13 @@ def test_a_figure_question_is_not_cut_before_its_figure(answerer):
 def test_the_decline_says_which_place_is_missing(answerer):
     a = answerer.answer("章丘区2024年粮食总产量是多少？", [hit("2024年全市粮食总产量306万吨。", title="某市2024年工作报告")])
     assert not a.found and "章丘" in a.answer
+
+
+def test_a_list_continued_says_what_comes_next(answerer, analyzer):
+    passage = hit("他带来了两份提案，第一份是关于无障碍设施的建议。第二份是关于居家养老服务的建议。此外还有其他工作。")
+    q = analyzer("他带来的第一份提案是什么？")
+    first = answerer.answer(q, [passage])
+    assert first.found and "无障碍" in first.answer
+    again = analyzer("他带来的第一份提案是什么？")
+    again.said = {c.quote for c in first.citations if c.quote}
+    assert "居家养老" in answerer.answer(again, [passage]).answer

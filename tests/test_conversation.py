@@ -49,3 +49,13 @@ def test_an_llm_rewrite_that_loses_the_place_or_year_gives_way_to_the_rules(anal
     assert check_rewrite("市中区2024年GDP增长目标是多少？", rules, analyzer) == "市中区2024年GDP增长目标是多少？"
     assert check_rewrite("2024年GDP增长目标是多少？", rules, analyzer) == rules
     assert check_rewrite("", rules, analyzer) == rules
+
+
+@pytest.mark.parametrize("question, continued", [
+    ("还有呢？", True), ("第二份呢？", True), ("其他的呢？", True), ("还有哪一类？", True),
+    ("那市中区呢？", False), ("还有哪些新能源汽车企业在济南投产？", False),
+])
+def test_a_list_continued(analyzer, question, continued):
+    from rag.conversation import continues_list
+
+    assert continues_list(question, analyzer) == continued
