@@ -23,9 +23,9 @@ from .textutil import normalize
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
 WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
-FEATURES = ("coverage", "coverage_all", "chars", "dense", "sentence", "year", "place", "place_loose", "qualifier",
+FEATURES = ("coverage", "coverage_all", "chars", "dense", "year", "place", "place_loose", "qualifier",
             "plan", "atype", "unseen", "words", "rank", "number", "list", "why", "yesno")
-EMBEDDING_FEATURES = ("dense", "sentence")  # cosines: their scale belongs to the embedding model
+EMBEDDING_FEATURES = ("dense",)  # a cosine: its scale belongs to the embedding model
 UNIT_CELL_RE = re.compile(r"单位[：:]\s*([^；;\n]{1,6})")  # a table row's 计算单位：亿元
 UNIT_COLUMN_RE = re.compile(r"[（(]([^（）()]{1,4})[）)][：:]")  # a column named 2023年增长（%）：
 NUMBER_CHARS = "0123456789一二两三四五六七八九十百千万亿"

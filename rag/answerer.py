@@ -91,13 +91,11 @@ class ExtractiveAnswerer(Answerer):
     name = "extractive"
 
     def __init__(self, analyzer: Analyzer, settings: Settings | None = None,
-                 answerability: Answerability | None = None, embeddings=None,
-                 document: Callable[[str], str] | None = None) -> None:
+                 answerability: Answerability | None = None, document: Callable[[str], str] | None = None) -> None:
         self.analyzer = analyzer  # the corpus's reading of questions (its IDF and places)
         self.settings = settings or Settings()
         self.answerability = answerability or Answerability(model_for(self.settings.embed_model),
                                                             self.settings.decline_threshold)
-        self.embeddings = embeddings  # for the question's similarity to each candidate sentence
         self.document = document or (lambda source: "")  # a source's whole (normalized) text
 
     def _read(self, question: Question | str) -> Question:
@@ -204,7 +202,7 @@ class ExtractiveAnswerer(Answerer):
             text = (clauses[cand.first - 1] + text).strip()
         return text[: self.settings.answer_max_chars].rstrip("。；;，,、：:")
 
-    def features(self, q: Question, hits: list[ScoredChunk], cand: _Candidate, similarity: float) -> dict[str, float]:
+    def features(self, q: Question, hits: list[ScoredChunk], cand: _Candidate) -> dict[str, float]:
         """The answerability signals of one candidate (see rag.answerability)."""
         h = hits[cand.rank]
         c = h.chunk
@@ -229,7 +227,6 @@ class ExtractiveAnswerer(Answerer):
             "coverage_all": coverage_all,
             "chars": len(qchars & set(near)) / len(qchars) if qchars else 0.0,
             "dense": h.dense,
-            "sentence": similarity,
             "year": min((year_agreement(y, c.title, c.section, cand.sentence, c.norm_text) for y in q.years),
                         default=1.0),
             "place": place_agreement(q, where, near),
@@ -248,16 +245,7 @@ class ExtractiveAnswerer(Answerer):
     def assess(self, question: Question | str, hits: list[ScoredChunk]) -> tuple[Question, list[tuple[_Candidate, dict]]]:
         """The question's reading and each candidate with its answerability signals, best candidate first."""
         q = self._read(question)
-        cands = self.candidates(q, hits)
-        return q, [(c, self.features(q, hits, c, s)) for c, s in zip(cands, self._similarities(q, hits, cands))]
-
-    def _similarities(self, q: Question, hits: list[ScoredChunk], cands: list[_Candidate]) -> list[float]:
-        """Cosine of the question and each candidate's sentence (with its heading); the passage's own where
-        there is no embedding model or question vector."""
-        if self.embeddings is None or q.vector is None or not cands:
-            return [hits[c.rank].dense for c in cands]
-        texts = [f"{hits[c.rank].chunk.section}\n{c.sentence}" for c in cands]
-        return [float(v @ q.vector) for v in self.embeddings.embed_passages_array(texts)]
+        return q, [(c, self.features(q, hits, c)) for c in self.candidates(q, hits)]
 
     def answer(self, question: Question | str, hits: list[ScoredChunk]) -> Answer:
         q = self._read(question)
@@ -269,9 +257,7 @@ class ExtractiveAnswerer(Answerer):
         # gives way to the next passage's candidate rather than to a decline.
         first: Verdict | None = None
         chosen = None
-        for cand in self.candidates(q, hits):
-            # One sentence embedded at a time: most questions are settled by their first candidate.
-            f = self.features(q, hits, cand, self._similarities(q, hits, [cand])[0])
+        for cand, f in self.assess(q, hits)[1]:
             verdict = self.answerability.judge(q, f)
             first = first or verdict
             if verdict.ok:

@@ -119,15 +119,14 @@ def get_engine(index: str | os.PathLike = "index", settings: Settings | None = N
         emb = get_embeddings(model)
         s = s.replace(embed_model=model)
         retriever = HybridRetriever(index=idx, embeddings=emb, settings=s, top_k=s.top_k)
-        engine = Engine(idx, retriever, make_answerer(idx, s, emb), s)
+        engine = Engine(idx, retriever, make_answerer(idx, s), s)
         _ENGINES[key] = (build, engine)
         return engine
 
 
-def make_answerer(idx: Index, s: Settings, embeddings=None) -> Answerer:
+def make_answerer(idx: Index, s: Settings) -> Answerer:
     """The answerer the settings name: "extractive" (default) or "llm" (extractive as its fallback)."""
-    extractive = ExtractiveAnswerer(analyzer(idx), s, embeddings=embeddings,
-                                    document=lambda source: document_text(idx, source))
+    extractive = ExtractiveAnswerer(analyzer(idx), s, document=lambda source: document_text(idx, source))
     if s.answerer == "extractive":
         return extractive
     if s.answerer == "llm":

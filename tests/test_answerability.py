@@ -33,7 +33,7 @@ def test_the_fitted_file_names_its_features_and_its_provenance():
     for name in ("full", "lexical"):
         m = fitted[name]
         assert set(m["weights"]) <= set(FEATURES) and 0 < m["threshold"] < 1
-    assert "sentence" not in fitted["lexical"]["weights"]  # another model's cosines are on another scale
+    assert "dense" not in fitted["lexical"]["weights"]  # another model's cosines are on another scale
     assert model_for("some/other-model") is fitted["lexical"] and model_for(fitted["embed_model"]) is fitted["full"]
 
 
