@@ -6,8 +6,9 @@ Two kinds of decline:
 - the calibrated one: a logistic score over signals that carry over to new questions (IDF-weighted coverage of
   the question's topic words, dense similarity, agreement of year, place, qualifier and plan/result, the
   expected answer type, the share of the question's words the corpus never uses). Its weights and threshold
-  were fitted on the dev split only (`python -m eval.calibrate`, written to answerability.json). An agreement
-  that no right answer on dev lacked (place, year, qualifier, plan/result) is a gate: failing it declines.
+  were fitted on dev only (the seeds' dev split and the CMRC trial's dev half: `python -m eval.calibrate`,
+  written to answerability.json). An agreement that no right answer on dev lacked (place, loose place, year,
+  qualifier, plan/result, answer type) is a gate: failing it declines.
 """
 from __future__ import annotations
 

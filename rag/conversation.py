@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from .models import Answer
-from .question import YEAR_RE, Analyzer, Question
+from .question import SPLIT_SUFFIXES, YEAR_RE, Analyzer, Question
 from .textutil import normalize
 
 # A follow-up leans on what came before: 那市中区呢？ 还有呢？ 2025年的呢？ 同比增长多少？
@@ -41,8 +41,9 @@ def cut(text: str, q: Question) -> Parts:
     t = normalize(text).strip()
     t = LEAD_RE.sub("", t)
     place = next((p for p in q.places if p in t), "")
-    if place and re.match(r"(区|县|市|镇)", t[t.index(place) + len(place):]):
-        place = t[t.index(place): t.index(place) + len(place) + 1]  # jieba split 石川 + 区: keep the suffix
+    at = t.index(place) + len(place) if place else 0
+    if place and t[at:at + 1] in SPLIT_SUFFIXES:
+        place += t[at]  # jieba split 石川 + 区: keep the suffix
     years = YEAR_RE.findall(t)
     year = f"{years[0]}年" if years else ""
     rest = t

@@ -13,6 +13,7 @@ from .textutil import CJK_RE, expand_abbreviations, normalize
 YEAR_RE = re.compile(r"(20\d{2}|19\d{2})\s*年?")
 # One place-suffix rule for the package: 历城区, 商河县, 济南市, 港沟街道 …
 PLACE_SUFFIX_RE = re.compile(r"(区|县|市|镇|街道)$")
+SPLIT_SUFFIXES = ("区", "县", "市", "镇")  # a suffix jieba may split off a name it does not know (石川 + 区)
 HAN_WORD_RE = re.compile(r"[\u4e00-\u9fff]+")
 TARGET_WORDS = ("目标", "计划", "预期", "力争", "预计")
 RESULT_WORDS = ("完成", "实现了", "达到了", "实际", "取得", "成效", "回顾", "执行情况")
@@ -90,7 +91,7 @@ def title_places(titles: Iterable[str], words: Callable[[str], list[str]]) -> li
     for title in titles:
         ws = words(title)
         for w, nxt in zip(ws, ws[1:] + [""]):
-            if len(w) >= 2 and HAN_WORD_RE.fullmatch(w) and not place_level(w) and nxt in ("区", "县", "市", "镇"):
+            if len(w) >= 2 and HAN_WORD_RE.fullmatch(w) and not place_level(w) and nxt in SPLIT_SUFFIXES:
                 w += nxt
             if len(w) >= 3 and place_level(w) and w not in found and HAN_WORD_RE.fullmatch(w):
                 found.append(w)
@@ -213,7 +214,7 @@ class Analyzer:
                                                                  (not self.knows(w) and tag in ("n", "ns", ""))):
                 out.append(w)  # 天桥区, or 槐荫区: a district name the corpus never uses
                 local.append(w)
-            elif nxt in ("区", "县", "市", "镇") and tag[:1] in ("n", ""):
+            elif nxt in SPLIT_SUFFIXES and tag[:1] in ("n", ""):
                 out.append(w)  # jieba split an unknown district from its suffix (章丘 + 区); 哪个县 names none
                 local.append(w)
             elif tag == "ns":
