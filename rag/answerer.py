@@ -75,7 +75,7 @@ class Answerer:
 def citations_for(hits: list[ScoredChunk]) -> list[Citation]:
     return [
         Citation(n=i + 1, source=h.chunk.source, title=h.chunk.title, section=h.chunk.section, text=h.chunk.text,
-                 score=round(h.score, 6))
+                 score=round(h.score, 6), chunk=h.chunk.id)
         for i, h in enumerate(hits)
     ]
 
@@ -246,6 +246,17 @@ class ExtractiveAnswerer(Answerer):
         """The question's reading and each candidate with its answerability signals, best candidate first."""
         q = self._read(question)
         return q, [(c, self.features(q, hits, c)) for c in self.candidates(q, hits)]
+
+    def confidence(self, question: Question | str, hits: list[ScoredChunk]) -> float:
+        """The answerability of the answer it would give (0 when it would decline)."""
+        q = self._read(question)
+        if question_reason(q):
+            return 0.0
+        for cand, f in self.assess(q, hits)[1]:
+            verdict = self.answerability.judge(q, f)
+            if verdict.ok:
+                return verdict.p
+        return 0.0
 
     def answer(self, question: Question | str, hits: list[ScoredChunk]) -> Answer:
         q = self._read(question)

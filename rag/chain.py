@@ -14,7 +14,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from .answerer import Answerer, ExtractiveAnswerer
 from .config import Settings
 from .embeddings import get_embeddings
-from .conversation import check_rewrite, continues_list, resolve, said_before, turn_question
+from .conversation import about_last, check_rewrite, context_of, continues_list, resolve, said_before, turn_question
 from .errors import BadQuestion, IndexMissing, LLMError, RagError
 from .models import Answer
 from .question import Question
@@ -46,6 +46,7 @@ class Engine:
     retriever: HybridRetriever
     answerer: Answerer
     settings: Settings
+    judge: ExtractiveAnswerer  # weighs two readings of a follow-up (the extractive answerer, or the LLM's fallback)
     _chains: dict = field(default_factory=dict, repr=False)
 
     def chain(self, top_k: int, answerer: Answerer | None = None) -> Runnable:
@@ -60,7 +61,7 @@ class Engine:
     def _build_chain(self, top_k: int, answerer: Answerer | None) -> Runnable:
         ans = answerer or self.answerer
         read = RunnableLambda(lambda x: self.turn(x["question"], x.get("history", ())))
-        retrieve = RunnableLambda(lambda t: {**t, "hits": self.retriever.search(t["read"], top_k)})
+        retrieve = RunnableLambda(lambda t: self.retrieve(t, top_k))
         return read | retrieve | RunnableLambda(lambda t: finish(t, ans.answer(t["read"], t["hits"])))
 
     def read(self, question: str) -> Question:
@@ -76,7 +77,22 @@ class Engine:
         read = self.read(standalone)
         if history and continues_list(q, analyzer(self.index)):
             read.said = said_before(history)
-        return {"question": q, "standalone": standalone, "read": read}
+        read.context = context_of(q, history, analyzer(self.index))
+        other = about_last(q, standalone, history, analyzer(self.index)) if history else ""
+        return {"question": q, "standalone": standalone, "read": read, "other": other}
+
+    def retrieve(self, turn: dict, top_k: int) -> dict:
+        """The turn with its hits. A follow-up read two ways (占比多少？ on its own, or about the last indicator)
+        keeps the reading whose passages answer it with more confidence; the first on a tie."""
+        hits = self.retriever.search(turn["read"], top_k)
+        if not turn.get("other"):
+            return {**turn, "hits": hits}
+        read = self.read(turn["other"])
+        read.context = turn["read"].context
+        other = self.retriever.search(read, top_k)
+        if self.judge.confidence(read, other) > self.judge.confidence(turn["read"], hits):
+            return {**turn, "standalone": turn["other"], "read": read, "hits": other}
+        return {**turn, "hits": hits}
 
     def resolve(self, question: str, history: list) -> str:
         """The follow-up completed by the rules; with an LLM answerer, the LLM's rewrite where the rules agree."""
@@ -119,7 +135,8 @@ def get_engine(index: str | os.PathLike = "index", settings: Settings | None = N
         emb = get_embeddings(model)
         s = s.replace(embed_model=model)
         retriever = HybridRetriever(index=idx, embeddings=emb, settings=s, top_k=s.top_k)
-        engine = Engine(idx, retriever, make_answerer(idx, s), s)
+        answerer = make_answerer(idx, s)
+        engine = Engine(idx, retriever, answerer, s, getattr(answerer, "fallback", answerer))
         _ENGINES[key] = (build, engine)
         return engine
 
@@ -186,7 +203,6 @@ def stream_ask(question: str, *, history: Iterable[Answer | str] = (), index: st
     s = settings or Settings.from_env()
     clean_question(question, s.max_question_chars)
     engine = get_engine(index, s)
-    turn = engine.turn(question, history)
-    hits = engine.retriever.search(turn["read"], top_k)
-    for piece in (answerer or engine.answerer).stream(turn["read"], hits):
+    turn = engine.retrieve(engine.turn(question, history), top_k)
+    for piece in (answerer or engine.answerer).stream(turn["read"], turn["hits"]):
         yield finish(turn, piece) if isinstance(piece, Answer) else piece

@@ -23,6 +23,9 @@ ASK_RE = re.compile(r"(同比|比上年|增长|增速|增幅|目标|计划|预�
 MORE_RE = re.compile(r"^(还有|其他|其余|另外|第[一二三四五六七八九十\d]+[个份项条类种点家]?)")
 FILLER = "的"
 SCOPE_RE = re.compile(r"全市|全区|全县|全省|全国|整体|总体|全体")  # 济南全市呢: the place's whole, not an indicator
+# What a how-many question counts is its indicator: 多少所中小学 -> 中小学, so "幼儿园呢？" asks 多少所幼儿园.
+COUNTED_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?[个所家项户辆名座条处件台套亩场批只部](?P<noun>[^？?，,。]{2,})$")
+PLAN_RE = re.compile(r"目标|计划|预期|打算")  # 2025年的目标呢？ asks for a plan where the last question asked a result
 
 
 @dataclass
@@ -34,13 +37,14 @@ class Parts:
     indicator: str
     ask: str
     content: str  # what it asks about besides place, year and ask words (为什么要开展GEP核算 -> 要开展GEP核算)
+    counted: str = ""  # what a how-many ask counts (多少个产业类项目 -> 产业类项目)
 
 
 def cut(text: str, q: Question) -> Parts:
     """The four parts of a question, from its reading (places and years) and where its ask starts."""
     t = normalize(text).strip()
     t = LEAD_RE.sub("", t)
-    place = next((p for p in q.places if p in t), "")
+    place = next((p for p in q.firm_places if p in t), "")
     at = t.index(place) + len(place) if place else 0
     if place and t[at:at + 1] in SPLIT_SUFFIXES:
         place += t[at]  # jieba split 石川 + 区: keep the suffix
@@ -56,7 +60,8 @@ def cut(text: str, q: Question) -> Parts:
     indicator = SCOPE_RE.sub("", TAIL_RE.sub("", indicator)).strip(FILLER)
     ask = "" if TAIL_RE.fullmatch(ask) else ask
     content = SCOPE_RE.sub("", TAIL_RE.sub("", ASK_RE.sub("", rest))).strip(FILLER + "要")
-    return Parts(place, year, indicator, ask, content)
+    counted = COUNTED_RE.search(TAIL_RE.sub("", ask))
+    return Parts(place, year, indicator, ask, content, counted.group("noun") if counted else "")
 
 
 def turn_question(turn: Answer | str) -> str:
@@ -92,6 +97,18 @@ def said_before(history: Iterable[Answer | str]) -> set[str]:
     return {c.quote for c in last[0].citations if c.quote} if isinstance(last[0], Answer) else set()
 
 
+def context_of(question: str, history: Iterable[Answer | str], analyzer: Analyzer) -> set[str]:
+    """The passage a follow-up asks about when it names no place or year of its own (占比多少？ 为什么增长这么快？):
+    the chunks the last answer quoted. Empty for a question with a place or year of its own."""
+    last = list(history)[-1:]
+    if not last or not isinstance(last[0], Answer) or not last[0].found:
+        return set()
+    q = analyzer(question)
+    if q.firm_places or q.years:
+        return set()
+    return {c.chunk for c in last[0].citations if c.quote and c.chunk}
+
+
 def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) -> str:
     """The standalone question to search: `question` with what it lacks (place, year, indicator, ask) taken
     from the latest earlier turn that has it. Unchanged when there is no history or it stands on its own."""
@@ -115,18 +132,48 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
         return next((getattr(p, attr) for p in before if getattr(p, attr)), "")
 
     if not follow:  # its own question, but where and when are the conversation's: 新增了几家规上企业？
-        return f"{latest('place')}{latest('year')}{normalize(question).strip()}"
+        return f"{latest('place')}{latest('year')}{normalize(question).strip().rstrip('?？')}？"
+    if not parts.indicator and not parts.ask:
+        # 那市中区呢？ 2025年呢？: the last question again, with the new place or year.
+        if PLAN_RE.search(question) and not PLAN_RE.search(previous):
+            thing = before[0].counted or before[0].indicator or before[0].content
+            if thing:  # 2025年的目标呢？ after a result: the same indicator's plan
+                return f"{parts.place or before[0].place}{parts.year or before[0].year}{thing}目标是多少？"
+        return swap(swap(previous, before[0].place, parts.place), before[0].year, parts.year)
     if not parts.indicator and not before[0].indicator:
         # The last question was about no indicator (为什么…, 有哪些…): ask it again, with a new place or year.
         return swap(swap(previous, before[0].place, parts.place), before[0].year, parts.year)
     place = parts.place or latest("place")
     year = parts.year or latest("year")
+    if parts.indicator and not parts.ask and before[0].counted:
+        # 幼儿园呢？ after 计划开工多少所中小学: the same ask, counting the new thing
+        ask = before[0].ask.replace(before[0].counted, parts.indicator)
+        return f"{place}{year}{before[0].indicator}{ask}".rstrip("?？") + "？"
     indicator = parts.indicator or latest("indicator")
     ask = parts.ask or latest("ask") or "是多少"
     if parts.indicator and not parts.ask and before[0].ask:
         ask = before[0].ask  # 服务业增加值呢: the new indicator, asked the way the last question asked
     standalone = f"{place}{year}{indicator}{ask}"
     return standalone.rstrip("?？") + "？"
+
+
+def about_last(question: str, standalone: str, history: Iterable[Answer | str], analyzer: Analyzer) -> str:
+    """A second reading of a follow-up that names no place or year and asks something of its own (占比多少？
+    总量在全市排第几？): about the last question's indicator. "" when there is none to add. Whether it or the
+    first reading is meant shows only in the passages, so the caller keeps the one better answered."""
+    earlier = [turn_question(t) for t in history if turn_question(t).strip()]
+    if not earlier or standalone == question:
+        return ""
+    q = analyzer(question)
+    parts = cut(question, q)
+    if parts.place or parts.year or continues_list(question, analyzer) or is_follow_up(question, parts):
+        return ""
+    last = cut(earlier[-1], analyzer(earlier[-1]))
+    about = last.counted or last.indicator
+    if not about or about in question:
+        return ""
+    body = normalize(question).strip().rstrip("?？")
+    return standalone.replace(body, about + body, 1) if body in standalone else ""
 
 
 def swap(text: str, old: str, new: str) -> str:

@@ -59,6 +59,7 @@ class Citation:
     text: str
     quote: str = ""
     score: float = 0.0
+    chunk: str = ""  # the passage's chunk id (a follow-up stays near it; the reader opens it)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -129,6 +129,13 @@ class Question:
     unseen: list[str] = field(default_factory=list)  # content words the corpus never uses (the asker's phrasing)
     vector: object = field(default=None, repr=False)  # the query embedding, once retrieval has computed it
     said: set[str] = field(default_factory=set)  # sentences already given (a list continued: 还有呢？)
+    context: set[str] = field(default_factory=set)  # chunk ids the conversation was on (同比增长多少？ asks there)
+
+    @property
+    def firm_places(self) -> list[str]:
+        """The places it surely names: jieba tags some words the corpus uses otherwise as places (惠及, 城镇),
+        so a tagged-only place counts when the corpus never uses it (北京)."""
+        return [p for p in self.places if p not in self.loose_places or p in self.unknown_places]
 
     @property
     def topic(self) -> dict[str, float]:

@@ -69,7 +69,8 @@ class HybridRetriever(BaseRetriever):
         fused = {}
         for j, i in enumerate(cands):
             fused[i] = (s.bm25_weight * lex[j] + s.dense_weight * dense[j] + s.weighted_rerank * self._bonus(i, q)
-                        + s.proximity_weight * sentence_coverage(q.weights, self.index.chunks[i].norm_text))
+                        + s.proximity_weight * sentence_coverage(q.weights, self.index.chunks[i].norm_text)
+                        + s.context_bonus * (self.index.chunks[i].id in q.context))
         return fused
 
     def _ranked(self, q: Question, qv: np.ndarray, k: int, exclude: frozenset[str]) -> dict[int, float]:

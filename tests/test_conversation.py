@@ -59,3 +59,47 @@ def test_a_list_continued(analyzer, question, continued):
     from rag.conversation import continues_list
 
     assert continues_list(question, analyzer) == continued
+
+
+@pytest.mark.parametrize("earlier, follow_up, standalone", [
+    # what a how-many question counts is its indicator: the same ask, counting the new thing
+    ("济南市2024年计划开工新建改扩建多少所中小学？", "幼儿园呢？", "济南市2024年计划开工新建改扩建多少所幼儿园？"),
+    # a plan asked after a result: the counted indicator's target
+    ("济南市截至2024年累计建成了多少个5G基站？", "2025年的目标呢？", "济南市2025年5G基站目标是多少？"),
+    # only a year: the last question as it was worded, with the year swapped
+    ("比亚迪在起步区的工厂2023年生产了多少辆整车？", "2024年呢？", "比亚迪在起步区的工厂2024年生产了多少辆整车？"),
+])
+def test_follow_ups_keep_the_shape_of_the_last_question(analyzer, earlier, follow_up, standalone):
+    assert resolve(follow_up, [earlier], analyzer) == standalone
+
+
+def test_a_question_of_its_own_may_also_be_about_the_last_indicator(analyzer):
+    from rag.conversation import about_last
+
+    earlier = ["济南市2023年财政民生支出是多少？"]
+    first = resolve("占比多少？", earlier, analyzer)
+    assert first == "济南市2023年占比多少？"
+    assert about_last("占比多少？", first, earlier, analyzer) == "济南市2023年财政民生支出占比多少？"
+    # a follow-up with its own place, or with no history, has only one reading
+    assert about_last("市中区呢？", resolve("市中区呢？", earlier, analyzer), earlier, analyzer) == ""
+    assert about_last("占比多少？", "占比多少？", [], analyzer) == ""
+
+
+def test_a_follow_up_without_place_or_year_stays_in_the_quoted_passage(analyzer):
+    from rag.conversation import context_of
+    from rag.models import Citation
+
+    cites = [Citation(1, "a.txt", "A", "", "…", quote="财政民生支出1093.6亿元，占比达到80.1%", chunk="a-3"),
+             Citation(2, "b.txt", "B", "", "…", chunk="b-1")]
+    last = Answer("济南市2023年财政民生支出是多少？", "1093.6亿元[1]", True, cites)
+    assert context_of("占比多少？", [last], analyzer) == {"a-3"}
+    assert context_of("那市中区呢？", [last], analyzer) == set()  # a place of its own: elsewhere
+    assert context_of("2024年呢？", [last], analyzer) == set()
+    assert context_of("占比多少？", [Answer("x", "没有", False, cites)], analyzer) == set()  # a decline holds nothing
+
+
+def test_a_word_jieba_tags_as_a_place_is_not_one_when_the_corpus_uses_it():
+    from rag.question import Question
+
+    q = Question("", "", places=["惠及", "北京", "历城区"], loose_places=["惠及", "北京"], unknown_places=["北京"])
+    assert q.firm_places == ["北京", "历城区"]
