@@ -47,6 +47,7 @@ class Settings:
     # (A bonus for the next year's report on result questions changed nothing on dev and was removed.)
     unit_bonus: float = 2.0
     # A follow-up that names no place or year of its own (占比多少？): the passage the last answer quoted.
+    # Dev conversations: 0 -> 0.3 took follow-up accuracy 0.711 -> 0.724, hit@1 0.829 -> 0.855 (0.6, 1.0 no better).
     context_bonus: float = 0.3
     ann_threshold: int = 100_000  # above this many chunks the vector index is HNSW, not exact
     hnsw_m: int = 32
