@@ -32,6 +32,7 @@ from .split import cmrc_halves
 L2 = 0.01  # ridge on the weights (not the bias): keeps them small where dev says little
 GATE_CANDIDATES = ("year", "place", "place_loose", "qualifier", "plan", "atype")  # agreements that may veto an answer
 GATE_MISS = 0.01  # a gate when at most this share of right candidates on dev fail it
+CEILING_CANDIDATES = ("unseen",)  # shares that veto an answer above the highest a right dev answer had
 
 
 @dataclass
@@ -86,18 +87,32 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = 50) -> tuple[
     return raw, float(w[-1] - (raw * mu).sum())
 
 
-def passes(x: np.ndarray, gates: list[str]) -> np.ndarray:
-    idx = [FEATURES.index(g) for g in gates]
-    return (x[:, idx] > 0).all(1) if idx else np.ones(len(x), bool)
+def passes(x: np.ndarray, gates: list[str], ceilings: dict[str, float]) -> np.ndarray:
+    ok = np.ones(len(x), bool)
+    for g in gates:
+        ok &= x[:, FEATURES.index(g)] > 0
+    for f, top in ceilings.items():
+        ok &= x[:, FEATURES.index(f)] <= top
+    return ok
 
 
-def decide(cs: list[Case], w: np.ndarray, b: float, t: float, gates: list[str]) -> dict:
+def ceiling(cs: list[Case], feature: str) -> float:
+    """The lowest value (in steps of 0.05) above which at most GATE_MISS of each dev group's right candidates lie."""
+    i = FEATURES.index(feature)
+    groups = [np.concatenate([c.x[c.y == 1, i] for c in cs if c.group == g and len(c.x)]) for g in {c.group for c in cs}]
+    for top in np.arange(0.05, 1.0001, 0.05):
+        if all((r > top).mean() <= GATE_MISS for r in groups if len(r)):
+            return round(float(top), 2)
+    return 1.0
+
+
+def decide(cs: list[Case], w: np.ndarray, b: float, t: float, gates: list[str], ceilings: dict[str, float]) -> dict:
     """The answerer's rule on cached candidates: answer with the first candidate whose probability >= t.
     Metrics per dev group, with the largest false-decline rate over the groups."""
     def outcome(c: Case) -> tuple[bool, bool]:
         if c.hard or not len(c.x):
             return False, False
-        p = passes(c.x, gates) / (1 + np.exp(-(c.x @ w + b)))
+        p = passes(c.x, gates, ceilings) / (1 + np.exp(-(c.x @ w + b)))
         ok = np.nonzero(p >= t)[0]
         return (True, bool(c.y[ok[0]])) if len(ok) else (False, False)
 
@@ -120,17 +135,18 @@ def calibrate(cs: list[Case], x: np.ndarray, y: np.ndarray, names: list[str], ma
     """Gates, weights and threshold over the named features (the others weigh 0)."""
     mask = np.array([f in names for f in FEATURES])
     gates = [g for g in GATE_CANDIDATES if g in names and (x[y == 1, FEATURES.index(g)] <= 0).mean() <= GATE_MISS]
-    keep = passes(x, gates)
+    ceilings = {f: ceiling(cs, f) for f in CEILING_CANDIDATES if f in names}
+    keep = passes(x, gates, ceilings)
     w_sub, b = fit(x[keep][:, mask], y[keep])
     w = np.zeros(len(FEATURES))
     w[mask] = w_sub
     grid = [round(t, 3) for t in np.arange(0.02, 0.96, 0.01)]
-    ok = [t for t in grid if decide(cs, w, b, t, gates)["false_decline"] <= max_fd]
+    ok = [t for t in grid if decide(cs, w, b, t, gates, ceilings)["false_decline"] <= max_fd]
     t = max(ok) if ok else grid[0]
     return {
         "weights": {k: round(float(v), 4) for k, v in zip(FEATURES, w) if k in names},
-        "bias": round(b, 4), "gates": gates, "threshold": t,
-        "dev": {k: round(v, 3) for k, v in decide(cs, w, b, t, gates).items()},
+        "bias": round(b, 4), "gates": gates, "ceilings": ceilings, "threshold": t,
+        "dev": {k: round(v, 3) for k, v in decide(cs, w, b, t, gates, ceilings).items()},
     }
 
 

@@ -127,6 +127,8 @@ class Answerability:
         """0 when a gate fails (an agreement that no right answer on dev lacked), else the logistic score."""
         if any(f.get(g, 1.0) <= 0 for g in self.model.get("gates", ())):
             return 0.0
+        if any(f.get(k, 0.0) > top for k, top in self.model.get("ceilings", {}).items()):
+            return 0.0
         z = self.model["bias"] + sum(self.model["weights"].get(k, 0.0) * v for k, v in f.items())
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
@@ -134,10 +136,10 @@ class Answerability:
         p = self.probability(f)
         if p > 0 and p >= self.threshold:
             return Verdict(p, True)
-        return Verdict(p, False, reason_for(q, f))
+        return Verdict(p, False, reason_for(q, f, self.model.get("ceilings", {})))
 
 
-def reason_for(q: Question, f: dict[str, float]) -> str:
+def reason_for(q: Question, f: dict[str, float], ceilings: dict[str, float] | None = None) -> str:
     """Why the best candidate does not answer, in the user's terms."""
     what = "".join(q.places[:1]) + "".join(y + "年" for y in q.years[:1])
     if f.get("place", 1.0) == 0.0:
@@ -150,6 +152,8 @@ def reason_for(q: Question, f: dict[str, float]) -> str:
         return f"文件中没有找到{what}的相关数据。"
     if f.get("qualifier", 1.0) == 0.0 and q.qualifiers:
         return f"文件中没有找到{q.qualifiers[0]}数据（只有总量）。"
+    if q.unseen and f.get("unseen", 0.0) > (ceilings or {}).get("unseen", 1.0):  # words the documents never use
+        return f"文件中没有出现“{max(q.unseen, key=len)}”，知识库里没有相关内容。"
     return NOT_FOUND
 
 

@@ -39,3 +39,24 @@ def test_the_fitted_file_names_its_features_and_its_provenance():
 
 def test_a_generic_reason_when_no_agreement_fails():
     assert reason_for(Question("x", "x"), {"place": 1.0, "year": 1.0}).startswith("知识库中没有找到")
+
+
+def test_a_question_mostly_of_words_the_documents_never_use_is_declined_with_them():
+    model = {"weights": {"coverage": 100.0}, "bias": 0.0, "gates": [], "ceilings": {"unseen": 0.5}, "threshold": 0.0}
+    judge = Answerability(model).judge
+    q = Question("今天天气怎么样", "今天天气怎么样", unseen=["今天", "今天天气", "怎么样"])
+    assert judge(q, {"coverage": 1.0, "unseen": 0.5}).ok
+    verdict = judge(q, {"coverage": 1.0, "unseen": 0.75})
+    assert not verdict.ok and "今天天气" in verdict.reason
+
+
+def test_calibration_sets_a_ceiling_above_every_right_dev_answer():
+    import numpy as np
+
+    from eval.calibrate import Case, ceiling
+
+    i = FEATURES.index("unseen")
+    rows = np.zeros((4, len(FEATURES)))
+    rows[:, i] = [0.0, 0.2, 0.4, 0.9]
+    case = Case("seeds", True, False, rows, np.array([1.0, 1.0, 1.0, 0.0]), False)
+    assert ceiling([case], "unseen") == 0.4  # the wrong candidate's 0.9 does not count
