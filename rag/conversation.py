@@ -6,62 +6,14 @@ A question is cut into four parts: [place][year][indicator][ask], e.g. 历城区
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Iterable
 
 from .models import Answer
-from .question import SPLIT_SUFFIXES, YEAR_RE, Analyzer, Question
+from .question import LEAD_RE, Analyzer, Parts
 from .textutil import normalize
 
-# A follow-up leans on what came before: 那市中区呢？ 还有呢？ 2025年的呢？ 同比增长多少？
-LEAD_RE = re.compile(r"^(那么|那|还有|另外|再|and)\s*")
-TAIL_RE = re.compile(r"(的)?(情况|数据|目标|呢|吗)*[呢？?。!！\s]*$")
-# Where the ask of a question starts: the figure's kind (增长, 目标 …) or the question word.
-ASK_RE = re.compile(r"(同比|比上年|增长|增速|增幅|目标|计划|预期|预计|力争|实际|完成|达到|是多少|有多少|多少|几|是什么|有哪些|"
-                    r"哪些|哪一?[类个项种家份条]|为什么|为何|是否|怎么|如何)")
 # A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？
 MORE_RE = re.compile(r"^(还有|其他|其余|另外|第[一二三四五六七八九十\d]+[个份项条类种点家]?)")
-FILLER = "的"
-SCOPE_RE = re.compile(r"全市|全区|全县|全省|全国|整体|总体|全体")  # 济南全市呢: the place's whole, not an indicator
-# What a how-many question counts is its indicator: 多少所中小学 -> 中小学, so "幼儿园呢？" asks 多少所幼儿园.
-COUNTED_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?[个所家项户辆名座条处件台套亩场批只部](?P<noun>[^？?，,。]{2,})$")
-PLAN_RE = re.compile(r"目标|计划|预期|打算")  # 2025年的目标呢？ asks for a plan where the last question asked a result
-
-
-@dataclass
-class Parts:
-    """A question cut into its place, year, indicator and ask."""
-
-    place: str
-    year: str
-    indicator: str
-    ask: str
-    content: str  # what it asks about besides place, year and ask words (为什么要开展GEP核算 -> 要开展GEP核算)
-    counted: str = ""  # what a how-many ask counts (多少个产业类项目 -> 产业类项目)
-
-
-def cut(text: str, q: Question) -> Parts:
-    """The four parts of a question, from its reading (places and years) and where its ask starts."""
-    t = normalize(text).strip()
-    t = LEAD_RE.sub("", t)
-    place = next((p for p in q.firm_places if p in t), "")
-    at = t.index(place) + len(place) if place else 0
-    if place and t[at:at + 1] in SPLIT_SUFFIXES:
-        place += t[at]  # jieba split 石川 + 区: keep the suffix
-    years = YEAR_RE.findall(t)
-    year = f"{years[0]}年" if years else ""
-    rest = t
-    for piece in (place, *[m.group(0) for m in YEAR_RE.finditer(t)]):
-        if piece:
-            rest = rest.replace(piece, " ", 1)
-    rest = re.sub(r"\s+", "", rest).strip(FILLER)
-    m = ASK_RE.search(rest)
-    indicator, ask = (rest[: m.start()], rest[m.start():]) if m else (rest, "")
-    indicator = SCOPE_RE.sub("", TAIL_RE.sub("", indicator)).strip(FILLER)
-    ask = "" if TAIL_RE.fullmatch(ask) else ask
-    content = SCOPE_RE.sub("", TAIL_RE.sub("", ASK_RE.sub("", rest))).strip(FILLER + "要")
-    counted = COUNTED_RE.search(TAIL_RE.sub("", ask))
-    return Parts(place, year, indicator, ask, content, counted.group("noun") if counted else "")
 
 
 def turn_question(turn: Answer | str) -> str:
@@ -88,7 +40,7 @@ def continues_list(question: str, analyzer: Analyzer) -> bool:
     if not m:
         return False
     rest = t[m.end():]
-    return not rest or len(cut(rest, analyzer(rest)).content) < 2
+    return not rest or len(analyzer(rest).parts.content) < 2
 
 
 def said_before(history: Iterable[Answer | str]) -> set[str]:
@@ -116,7 +68,7 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
     if not earlier:
         return question
     q = analyzer(question)
-    parts = cut(question, q)
+    parts = q.parts
     continued = continues_list(question, analyzer)
     if parts.place and parts.year and parts.indicator and not continued:
         return question
@@ -126,7 +78,7 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
     previous = earlier[-1]
     if continued:
         return previous  # 还有呢 / 第二个呢: the same question, its list continued
-    before = [cut(t, analyzer(t)) for t in reversed(earlier)]
+    before = [analyzer(t).parts for t in reversed(earlier)]
 
     def latest(attr: str) -> str:
         return next((getattr(p, attr) for p in before if getattr(p, attr)), "")
@@ -135,7 +87,7 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
         return f"{latest('place')}{latest('year')}{normalize(question).strip().rstrip('?？')}？"
     if not parts.indicator and not parts.ask:
         # 那市中区呢？ 2025年呢？: the last question again, with the new place or year.
-        if PLAN_RE.search(question) and not PLAN_RE.search(previous):
+        if q.wants_target and not analyzer(previous).wants_target:
             thing = before[0].counted or before[0].indicator or before[0].content
             if thing:  # 2025年的目标呢？ after a result: the same indicator's plan
                 return f"{parts.place or before[0].place}{parts.year or before[0].year}{thing}目标是多少？"
@@ -165,10 +117,10 @@ def about_last(question: str, standalone: str, history: Iterable[Answer | str], 
     if not earlier or standalone == question:
         return ""
     q = analyzer(question)
-    parts = cut(question, q)
+    parts = q.parts
     if parts.place or parts.year or continues_list(question, analyzer) or is_follow_up(question, parts):
         return ""
-    last = cut(earlier[-1], analyzer(earlier[-1]))
+    last = analyzer(earlier[-1]).parts
     about = last.counted or last.indicator
     if not about or about in question:
         return ""

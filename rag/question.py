@@ -130,6 +130,7 @@ class Question:
     vector: object = field(default=None, repr=False)  # the query embedding, once retrieval has computed it
     said: set[str] = field(default_factory=set)  # sentences already given (a list continued: 还有呢？)
     context: set[str] = field(default_factory=set)  # chunk ids the conversation was on (同比增长多少？ asks there)
+    parts: Parts | None = None  # cut into place, year, indicator and ask (历城区 · 2024年 · 地区生产总值 · 增长目标是多少)
 
     @property
     def firm_places(self) -> list[str]:
@@ -164,7 +165,7 @@ class Analyzer:
         weights, evidence, unseen = self._weights(search)
         places, local, loose = self.question_places(text)
         years = YEAR_RE.findall(q)
-        return Question(
+        q = Question(
             text=text, search=search, years=years,
             place=main_place(q, self.places),
             places=places, local_places=local, loose_places=loose,
@@ -176,6 +177,8 @@ class Analyzer:
             wants_result=any(w in q for w in RESULT_WORDS),
             weights=weights, evidence=evidence, unseen=unseen,
         )
+        q.parts = cut(text, q)
+        return q
 
     def _weights(self, text: str) -> tuple[dict[str, float], dict[str, float], list[str]]:
         weights: dict[str, float] = {}
@@ -228,3 +231,51 @@ class Analyzer:
                 out.append(w)  # 北京, 青岛: a place without its suffix
                 loose.append(w)
         return out, local, loose
+
+
+# A follow-up leans on what came before: 那市中区呢？ 还有呢？ 2025年的呢？ 同比增长多少？
+LEAD_RE = re.compile(r"^(那么|那|还有|另外|再|and)\s*")
+TAIL_RE = re.compile(r"(的)?(情况|数据|目标|呢|吗)*[呢？?。!！\s]*$")
+# Where the ask of a question starts: the figure's kind (增长, 目标 …) or the question word.
+ASK_RE = re.compile(r"(同比|比上年|增长|增速|增幅|目标|计划|预期|预计|力争|实际|完成|达到|是多少|有多少|多少|几|是什么|有哪些|"
+                    r"哪些|哪一?[类个项种家份条]|为什么|为何|是否|怎么|如何)")
+FILLER = "的"
+SCOPE_RE = re.compile(r"全市|全区|全县|全省|全国|整体|总体|全体")  # 济南全市呢: the place's whole, not an indicator
+# What a how-many question counts is its indicator: 多少所中小学 -> 中小学, so "幼儿园呢？" asks 多少所幼儿园.
+COUNTED_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?[个所家项户辆名座条处件台套亩场批只部](?P<noun>[^？?，,。]{2,})$")
+
+
+@dataclass
+class Parts:
+    """A question cut into its place, year, indicator and ask."""
+
+    place: str
+    year: str
+    indicator: str
+    ask: str
+    content: str  # what it asks about besides place, year and ask words (为什么要开展GEP核算 -> 要开展GEP核算)
+    counted: str = ""  # what a how-many ask counts (多少个产业类项目 -> 产业类项目)
+
+
+def cut(text: str, q: "Question") -> Parts:
+    """The four parts of a question, from its reading (places and years) and where its ask starts."""
+    t = normalize(text).strip()
+    t = LEAD_RE.sub("", t)
+    place = next((p for p in q.firm_places if p in t), "")
+    at = t.index(place) + len(place) if place else 0
+    if place and t[at:at + 1] in SPLIT_SUFFIXES:
+        place += t[at]  # jieba split 石川 + 区: keep the suffix
+    years = YEAR_RE.findall(t)
+    year = f"{years[0]}年" if years else ""
+    rest = t
+    for piece in (place, *[m.group(0) for m in YEAR_RE.finditer(t)]):
+        if piece:
+            rest = rest.replace(piece, " ", 1)
+    rest = re.sub(r"\s+", "", rest).strip(FILLER)
+    m = ASK_RE.search(rest)
+    indicator, ask = (rest[: m.start()], rest[m.start():]) if m else (rest, "")
+    indicator = SCOPE_RE.sub("", TAIL_RE.sub("", indicator)).strip(FILLER)
+    ask = "" if TAIL_RE.fullmatch(ask) else ask
+    content = SCOPE_RE.sub("", TAIL_RE.sub("", ASK_RE.sub("", rest))).strip(FILLER + "要")
+    counted = COUNTED_RE.search(TAIL_RE.sub("", ask))
+    return Parts(place, year, indicator, ask, content, counted.group("noun") if counted else "")

@@ -47,3 +47,10 @@ def test_question_types(question, qtype):
 @pytest.mark.parametrize("question, unit", [("开行多少列？", "列"), ("花了多少钱？", "元"), ("增速是多少", "%|百分点"), ("叫什么", "")])
 def test_expected_unit(question, unit):
     assert expected_unit(question) == unit
+
+
+def test_a_question_is_cut_into_place_year_indicator_and_ask(analyzer):
+    p = analyzer("历城区2024年地区生产总值增长目标是多少？").parts
+    assert (p.place, p.year, p.indicator) == ("历城区", "2024年", "地区生产总值") and p.ask.startswith("增长目标是多少")
+    p = analyzer("济南市2024年计划开工新建改扩建多少所中小学？").parts
+    assert p.indicator == "" and p.counted == "中小学"  # what a how-many question counts is its indicator
