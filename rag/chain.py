@@ -75,7 +75,8 @@ class Engine:
         history = list(history)
         standalone = self.resolve(q, history)
         read = self.read(standalone)
-        if history and continues_list(q, analyzer(self.index)):
+        # A list continued (还有呢？), or the same question asked again: what the last answer did not say yet.
+        if history and (continues_list(q, analyzer(self.index)) or standalone == turn_question(history[-1])):
             read.said = said_before(history)
         read.context = context_of(q, history, analyzer(self.index))
         other = about_last(q, standalone, history, analyzer(self.index)) if history else ""

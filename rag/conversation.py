@@ -14,6 +14,7 @@ from .textutil import normalize
 
 # A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？
 MORE_RE = re.compile(r"^(还有|其他|其余|另外|第[一二三四五六七八九十\d]+[个份项条类种点家]?)")
+ORDINAL_RE = re.compile(r"第[一二三四五六七八九十\d]+")  # 第二份呢？ after 第一份提案是什么？ asks for 第二份提案
 
 
 def turn_question(turn: Answer | str) -> str:
@@ -76,8 +77,9 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
     if not follow and (parts.place or parts.year):
         return question  # a new topic, with its own place or year
     previous = earlier[-1]
-    if continued:
-        return previous  # 还有呢 / 第二个呢: the same question, its list continued
+    if continued:  # 还有呢 / 第二个呢: the same question, its list continued (at the new ordinal, if it has one)
+        new, old = ORDINAL_RE.match(normalize(question).strip()), ORDINAL_RE.search(previous)
+        return previous.replace(old.group(0), new.group(0), 1) if new and old else previous
     before = [analyzer(t).parts for t in reversed(earlier)]
 
     def latest(attr: str) -> str:

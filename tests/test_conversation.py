@@ -103,3 +103,7 @@ def test_a_word_jieba_tags_as_a_place_is_not_one_when_the_corpus_uses_it():
 
     q = Question("", "", places=["惠及", "北京", "历城区"], loose_places=["惠及", "北京"], unknown_places=["北京"])
     assert q.firm_places == ["北京", "历城区"]
+
+
+def test_a_list_continued_at_a_new_ordinal(analyzer):
+    assert resolve("第二份呢？", ["政协委员带来的第一份提案是什么？"], analyzer) == "政协委员带来的第二份提案是什么？"
