@@ -7,11 +7,13 @@
 """
 from .chain import ask, get_engine, stream_ask
 from .config import Settings
-from .errors import BadQuestion, IndexCorrupt, IndexMismatch, IndexMissing, LoaderError, RagError
+from .errors import BadQuestion, DocumentNotFound, IndexCorrupt, IndexMismatch, IndexMissing, LoaderError, RagError
 from .models import Answer, Chunk, Citation, IndexStats
+from .reader import DocumentView, read_document
 from .store import build_index
 
 __all__ = [
-    "ask", "stream_ask", "build_index", "get_engine", "Answer", "Citation", "Chunk", "IndexStats", "Settings",
-    "RagError", "BadQuestion", "IndexMissing", "IndexCorrupt", "IndexMismatch", "LoaderError",
+    "ask", "stream_ask", "build_index", "get_engine", "read_document", "Answer", "Citation", "Chunk", "DocumentView",
+    "IndexStats", "Settings", "RagError", "BadQuestion", "IndexMissing", "IndexCorrupt", "IndexMismatch", "LoaderError",
+    "DocumentNotFound",
 ]

@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 from .answerability import (NOT_FOUND, Answerability, Verdict, answer_type, loose_place_agreement, model_for,
                             place_agreement, plan_agreement, question_reason, year_agreement)
 from .config import Settings
-from .models import Answer, Citation, ScoredChunk
+from .models import Answer, Chunk, Citation, ScoredChunk
 from .question import YEAR_RE, Analyzer, Question, has_amount
 from .textutil import is_cjk, normalize, split_clauses, split_sentences, squash
 
@@ -75,9 +75,16 @@ class Answerer:
 def citations_for(hits: list[ScoredChunk]) -> list[Citation]:
     return [
         Citation(n=i + 1, source=h.chunk.source, title=h.chunk.title, section=h.chunk.section, text=h.chunk.text,
-                 score=round(h.score, 6), chunk=h.chunk.id)
+                 score=round(h.score, 6), chunk=h.chunk.id, page=h.chunk.page_at(0))
         for i, h in enumerate(hits)
     ]
+
+
+def quote(cite: Citation, chunk: Chunk, sentence: str) -> None:
+    """Mark the sentence a citation supports the answer with, and the page it is on."""
+    cite.quote = sentence
+    at = chunk.text.find(sentence)
+    cite.page = chunk.page_at(max(at, 0))
 
 
 def question_text(question: Question | str) -> str:
@@ -276,18 +283,18 @@ class ExtractiveAnswerer(Answerer):
                 break
         if chosen is None:
             return Answer(q.text, first.reason if first else NOT_FOUND, False, cites)
-        return self._answer_with(q, chosen, cites)
+        return self._answer_with(q, chosen, cites, hits)
 
-    def _answer_with(self, q: Question, cand: _Candidate, cites: list[Citation]) -> Answer:
+    def _answer_with(self, q: Question, cand: _Candidate, cites: list[Citation], hits: list[ScoredChunk]) -> Answer:
         span = self.span(q, cand)
         used = [cand.rank]
-        cites[cand.rank].quote = cand.sentence
+        quote(cites[cand.rank], hits[cand.rank].chunk, cand.sentence)
         key = squash(span)
         for j, c in enumerate(cites):  # a second passage saying the same thing is cited too
             if j != cand.rank and len(key) >= 6 and key in squash(c.text):
                 sent = next((s.strip() for s in split_sentences(c.text) if key in squash(s)), "")
                 if sent:
-                    c.quote = sent
+                    quote(c, hits[j].chunk, sent)
                     used.append(j)
                     break
         markers = "".join(f"[{cites[j].n}]" for j in sorted(used))

@@ -12,14 +12,14 @@ from typing import Iterable, Iterator
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from .answerer import Answerer, ExtractiveAnswerer
-from .config import Settings
+from .config import CHUNKER_VERSION, Settings
 from .embeddings import get_embeddings
 from .conversation import about_last, check_rewrite, context_of, continues_list, resolve, said_before, turn_question
 from .errors import BadQuestion, IndexMissing, LLMError, RagError
 from .models import Answer
 from .question import Question
 from .retriever import HybridRetriever, analyzer, document_text
-from .store import Index, build_index, corpus_signature, current_build, load_index, read_manifest
+from .store import FORMAT, Index, build_index, corpus_signature, current_build, load_index, read_manifest
 
 
 def clean_question(question, max_chars: int = 2000) -> str:
@@ -168,7 +168,8 @@ def _ensure_fresh(index: Path, s: Settings) -> None:
     if not Path(corpus).exists():
         return
     recorded = {k: v["hash"] for k, v in manifest.get("documents", {}).items()}
-    if _signature(corpus) != recorded:
+    outdated = manifest.get("format") != FORMAT or manifest.get("chunker_version") != CHUNKER_VERSION
+    if outdated or _signature(corpus) != recorded:  # the corpus changed, or an older version built it
         build_index([corpus], index=index, settings=s.replace(embed_model=manifest.get("embed_model")))
 
 

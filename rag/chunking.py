@@ -24,6 +24,7 @@ class Section:
     path: list[str]
     top: int  # id of the top-level section it belongs to
     blocks: list[Block] = field(default_factory=list)
+    heading: Block | None = None  # the heading block that opens it (None for the text before any heading)
 
 
 @dataclass
@@ -80,7 +81,7 @@ def build_sections(blocks: list[Block], title_index: int) -> list[Section]:
             stack.append((fam, text))
         if len(stack) == 1:
             top += 1
-        sections.append(Section([t for _, t in stack], top))
+        sections.append(Section([t for _, t in stack], top, heading=b))
     return [s for s in sections if s.blocks or s.path]
 
 
@@ -221,6 +222,21 @@ def _join_units(units: list[_Unit]) -> str:
     return "".join((u.sep if i else "") + u.text for i, u in enumerate(units)).strip()
 
 
+def _page_marks(units: list[_Unit], doc: Document) -> list[list[int]]:
+    """[offset in the chunk's text, page] where each page of the chunk begins (as _join_units joins them)."""
+    text = "".join((u.sep if i else "") + u.text for i, u in enumerate(units))
+    lead = len(text) - len(text.lstrip())
+    marks: list[list[int]] = []
+    at = 0
+    for i, u in enumerate(units):
+        at += len(u.sep) if i else 0
+        page = doc.page_at(u.start)
+        if not marks or marks[-1][1] != page:
+            marks.append([max(0, at - lead), page])
+        at += len(u.text)
+    return marks
+
+
 def _merge_tiny(sections: list[Section], s: Settings) -> list[Section]:
     """A section whose body is tiny moves into the next section when that is its own subsection."""
     out: list[Section] = []
@@ -255,7 +271,8 @@ def chunk_document(doc: Document, settings: Settings | None = None) -> list[Chun
             if not text:
                 continue
             chunk = Chunk(id="", source=doc.source, title=title, section=section, text=text,
-                          start=min(u.start for u in units), end=max(u.end for u in units))
+                          start=min(u.start for u in units), end=max(u.end for u in units),
+                          pages=_page_marks(units, doc) if doc.pages else [])
             chunk.id = chunk_id(chunk, seen)
             chunks.append(chunk)
     return chunks

@@ -31,3 +31,7 @@ class EmbeddingError(RagError):
 
 class LLMError(RagError):
     """The optional LLM endpoint failed or timed out."""
+
+
+class DocumentNotFound(RagError, KeyError):
+    """The index holds no document by that name."""

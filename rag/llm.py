@@ -8,7 +8,7 @@ import logging
 import re
 from typing import Iterator
 
-from .answerer import NOT_FOUND, Answerer, citations_for, question_text
+from .answerer import NOT_FOUND, Answerer, citations_for, question_text, quote
 from .config import Settings
 from .errors import LLMError
 from .models import Answer, Citation, ScoredChunk
@@ -96,7 +96,7 @@ class LLMAnswerer(Answerer):
         if not text or NOT_FOUND.rstrip("。") in text or not hits:
             return Answer(question_text(question), NOT_FOUND, False, cites)
         for n in sorted({int(m) for m in MARKER_RE.findall(text)}):
-            cites[n - 1].quote = quote_for(text, cites[n - 1])
+            quote(cites[n - 1], hits[n - 1].chunk, quote_for(text, cites[n - 1]))
         return Answer(question_text(question), text, True, cites)
 
     def answer(self, question: str, hits: list[ScoredChunk]) -> Answer:

@@ -48,16 +48,17 @@ def load_file(path: str | os.PathLike, source: str | None = None, max_mb: float 
     size = p.stat().st_size
     if size > max_mb * 1024 * 1024:
         raise LoaderError(f"the file is {size / 1e6:.0f} MB, over the {max_mb} MB limit; split it, or raise RAG_MAX_FILE_MB")
+    pages: list[int] = []
     if suffix in TEXT_SUFFIXES:
         text = decode_text(p.read_bytes())
     elif suffix == ".docx":
         text = _read_docx(p)
     else:
-        text = _read_pdf(p)
+        text, pages = _read_pdf(p)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise LoaderError("no text could be extracted from the file")
-    return Document(source=source or p.name, text=text, path=str(p))
+    return Document(source=source or p.name, text=text, path=str(p), pages=pages)
 
 
 def _read_docx(p: Path) -> str:
@@ -98,7 +99,7 @@ def _heading_level(style: str) -> int:
     return 0
 
 
-def _read_pdf(p: Path) -> str:
+def _read_pdf(p: Path) -> tuple[str, list[int]]:
     try:
         from pypdf import PdfReader
 
@@ -107,7 +108,12 @@ def _read_pdf(p: Path) -> str:
     except Exception as exc:  # pypdf raises many types for broken files
         raise LoaderError(f"the .pdf file is corrupt or unreadable ({type(exc).__name__})") from exc
     # A blank line marks a page break; the repair step rejoins sentences cut by it.
-    return "\n\n".join(pages)
+    pages = [t.replace("\r\n", "\n").replace("\r", "\n") for t in pages]
+    starts, at = [], 0
+    for t in pages:
+        starts.append(at)
+        at += len(t) + 2
+    return "\n\n".join(pages), starts
 
 
 def iter_files(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[Path, str]]:

@@ -1,6 +1,7 @@
 """Typed results shared by every module."""
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
@@ -14,6 +15,11 @@ class Document:
     source: str
     text: str
     path: str = ""
+    pages: list[int] = field(default_factory=list)  # where each page starts in text (paged formats: PDF)
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding text[offset], or None for a document without pages."""
+        return bisect_right(self.pages, offset) or 1 if self.pages else None
 
 
 @dataclass
@@ -27,11 +33,21 @@ class Chunk:
     text: str
     start: int = 0  # offsets into the original document text
     end: int = 0
+    pages: list[list[int]] = field(default_factory=list)  # [offset in text, page] where a page begins (PDF)
 
     @cached_property
     def norm_text(self) -> str:
         """The text as matched against questions (full-width folded, lower case); computed once."""
         return normalize(self.text).lower()
+
+    def page_at(self, offset: int) -> int | None:
+        """The page holding text[offset], or None when the document has no pages."""
+        page = None
+        for at, p in self.pages:
+            if at > offset:
+                break
+            page = p
+        return page
 
     def embed_text(self) -> str:
         head = self.title if not self.section else f"{self.title}\n{self.section}"
@@ -60,6 +76,7 @@ class Citation:
     quote: str = ""
     score: float = 0.0
     chunk: str = ""  # the passage's chunk id (a follow-up stays near it; the reader opens it)
+    page: int | None = None  # the page of the quote (or of the passage) in a paged document, 1-based
 
     def to_dict(self) -> dict:
         return asdict(self)

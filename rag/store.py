@@ -4,6 +4,7 @@ Layout of an index directory:
     CURRENT                 name of the live build folder (replaced atomically)
     <build>/manifest.json   model, dimension, chunker version, settings, each document's hash, counts
     <build>/chunks.jsonl    the chunks, UTF-8 JSON lines, row i = vector i
+    <build>/documents.jsonl each document's text as loaded (and its page starts), for the reader
     <build>/vectors.faiss   the FAISS index
     <build>/bm25/           the bm25s index (JSON + .npy, no pickle) and the discovered user words
 A build writes a new folder and only then points CURRENT at it, so a crash never breaks the old index.
@@ -27,9 +28,9 @@ from .bm25 import BM25Arrays, BM25Index, ChineseTokenizer, discover_names
 from .chunking import chunk_document
 from .config import CHUNKER_VERSION, Settings
 from .embeddings import BaseEmbeddings, get_embeddings
-from .errors import IndexCorrupt, IndexMissing, IndexMismatch
+from .errors import DocumentNotFound, IndexCorrupt, IndexMissing, IndexMismatch
 from .loaders import load_paths
-from .models import Chunk, IndexStats
+from .models import Chunk, Document, IndexStats
 from .vectorstore import VectorStore
 
 FORMAT = 1
@@ -50,6 +51,24 @@ class Index:
     @property
     def model(self) -> str:
         return self.manifest["embed_model"]
+
+    def document(self, source: str) -> Document:
+        """A document's text as loaded (with its page starts), read from the build on first use.
+        Raises DocumentNotFound when the index holds no such document."""
+        docs = self.cache.get("texts")
+        if docs is None:
+            docs = {}
+            path = self.path / "documents.jsonl"
+            if path.exists():
+                with path.open(encoding="utf-8") as fh:
+                    for line in fh:
+                        if line.strip():
+                            d = json.loads(line)
+                            docs[d["source"]] = Document(d["source"], d["text"], pages=d.get("pages", []))
+            self.cache["texts"] = docs
+        if source not in docs:
+            raise DocumentNotFound(f"the index holds no document '{source}'; index the file first (rag index)")
+        return docs[source]
 
 
 def sha256(text: str) -> str:
@@ -148,19 +167,23 @@ def build_index(
                               for k, v in same["documents"].items()},
             )
         old = _reusable_vectors(root, emb, s)
+        before = (read_manifest(root) or {}).get("documents", {}) if current_build(root) else {}
         chunks: list[Chunk] = []
         per_doc: dict[str, dict] = {}
         for d in docs:
             cs = chunk_document(d, s)
             chunks.extend(cs)
             sizes = [len(c.text) for c in cs] or [0]
+            digest = sha256(d.text)
+            same = before.get(d.source, {}).get("hash") == digest  # unchanged: it keeps its indexing time
             per_doc[d.source] = {
                 "title": cs[0].title if cs else d.source,
-                "hash": sha256(d.text),
+                "hash": digest,
+                "pages": len(d.pages) or None,
                 "chunks": len(cs),
                 "chars": len(d.text),
                 "chunk_chars": {"min": min(sizes), "median": int(np.median(sizes)), "max": max(sizes)},
-                "indexed_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "indexed_at": before[d.source].get("indexed_at") if same else time.strftime("%Y-%m-%d %H:%M:%S"),
             }
         todo = [i for i, c in enumerate(chunks) if c.id not in old]
         vectors = np.zeros((len(chunks), emb.dim), dtype=np.float32)
@@ -191,7 +214,7 @@ def build_index(
             "built_at": time.strftime("%Y-%m-%d %H:%M:%S"),
             "settings": s.to_dict(),
         }
-        _write_build(root, chunks, store, bm25, manifest)
+        _write_build(root, chunks, docs, store, bm25, manifest)
 
     return IndexStats(
         documents=len(docs), chunks=len(chunks), embedded=len(todo), reused=len(chunks) - len(todo),
@@ -241,7 +264,8 @@ def _reusable_vectors(root: Path, emb: BaseEmbeddings, s: Settings) -> dict[str,
     return {c.id: vecs[i] for i, c in enumerate(chunks)}
 
 
-def _write_build(root: Path, chunks: list[Chunk], store: VectorStore, bm25: BM25Index, manifest: dict) -> None:
+def _write_build(root: Path, chunks: list[Chunk], docs: list[Document], store: VectorStore, bm25: BM25Index,
+                 manifest: dict) -> None:
     """Write a complete build folder, fsync it, then switch CURRENT to it in one atomic rename."""
     name = f"build-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
     tmp = root / f".tmp-{name}"
@@ -249,6 +273,9 @@ def _write_build(root: Path, chunks: list[Chunk], store: VectorStore, bm25: BM25
     with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
         for c in chunks:
             fh.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+    with (tmp / "documents.jsonl").open("w", encoding="utf-8") as fh:
+        for d in docs:
+            fh.write(json.dumps({"source": d.source, "text": d.text, "pages": d.pages}, ensure_ascii=False) + "\n")
     store.save(tmp)
     bm25.save(tmp)
     (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")

@@ -20,12 +20,19 @@ def test_second_build_embeds_nothing(tiny_corpus, fake_settings, fake, tmp_path)
 def test_editing_one_file_reembeds_only_its_chunks(tiny_corpus, fake_settings, tmp_path):
     index = tmp_path / "index"
     build_index([tiny_corpus], index=index, settings=fake_settings)
-    before = {c.id for c in load_index(index).chunks if c.source == "a.txt"}
+    first = load_index(index)
+    before = {c.id for c in first.chunks if c.source == "a.txt"}
+    for doc in first.manifest["documents"].values():
+        doc["indexed_at"] = "2020-01-01 00:00:00"  # as if indexed long ago
+    (first.path / "manifest.json").write_text(json.dumps(first.manifest, ensure_ascii=False), "utf-8")
     (tiny_corpus / "b.md").write_text("# 乙区2023年计划执行情况\n\n乙区2023年完成固定资产投资130亿元。\n", "utf-8")
     stats = build_index([tiny_corpus], index=index, settings=fake_settings)
     idx = load_index(index)
     assert stats.embedded == sum(1 for c in idx.chunks if c.source == "b.md")
     assert {c.id for c in idx.chunks if c.source == "a.txt"} == before
+    times = {k: v["indexed_at"] for k, v in idx.manifest["documents"].items()}
+    assert times["a.txt"] == "2020-01-01 00:00:00" and times["b.md"] != times["a.txt"]  # only the edited one
+    assert idx.document("b.md").text.endswith("130亿元。\n")  # the reader's copy follows the edit
 
 
 def test_deleting_a_file_removes_it_from_both_indexes(tiny_corpus, fake_settings, tmp_path):
