@@ -6,15 +6,23 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test index setup clean browser
 
+DEV_STAMP := $(VENV)/.installed-dev
+
+# What running needs: `make run` installs only this.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: a bare requirement would pull several GB of CUDA wheels.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e .
 	touch $(STAMP)
 
-setup: $(STAMP)
+# The test tools (pytest, playwright …) on top, for `make test` only.
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(DEV_STAMP)
+
+setup: $(DEV_STAMP)
 
 run: $(STAMP)
 	$(BIN)/rag serve
@@ -31,7 +39,7 @@ browser:
 	  else echo "note: the browser test needs: sudo apt-get install chromium fonts-noto-cjk"; fi; \
 	fi
 
-test: $(STAMP) browser
+test: $(DEV_STAMP) browser
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q
 
 clean:

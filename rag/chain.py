@@ -19,7 +19,7 @@ from .errors import BadQuestion, IndexMissing, LLMError, RagError
 from .models import Answer
 from .question import Question
 from .retriever import HybridRetriever, analyzer, document_text
-from .store import FORMAT, Index, build_index, corpus_signature, current_build, load_index, read_manifest
+from .store import FORMAT, Index, Progress, build_index, corpus_signature, current_build, load_index, read_manifest
 
 
 def clean_question(question, max_chars: int = 2000) -> str:
@@ -120,13 +120,14 @@ _ENGINES: dict[str, tuple[Path, Engine]] = {}
 _LOCK = threading.Lock()
 
 
-def get_engine(index: str | os.PathLike = "index", settings: Settings | None = None) -> Engine:
-    """The engine for an index directory, built first if missing or stale for the default corpus,
-    and reloaded when a re-index has replaced the live build."""
+def get_engine(index: str | os.PathLike = "index", settings: Settings | None = None,
+               progress: Progress | None = None) -> Engine:
+    """The engine for an index directory, built first if missing or stale for the default corpus (`progress`
+    hears how that build goes), and reloaded when a re-index has replaced the live build."""
     s = settings or Settings.from_env()
     key = f"{Path(index).resolve()}|{s!r}"  # other settings (weights, top_k …) get their own engine
     with _LOCK:
-        _ensure_fresh(Path(index), s)
+        _ensure_fresh(Path(index), s, progress)
         build = current_build(index)
         cached = _ENGINES.get(key)
         if cached and cached[0] == build:
@@ -154,14 +155,14 @@ def make_answerer(idx: Index, s: Settings) -> Answerer:
     raise RagError(f"unknown answerer '{s.answerer}': choose extractive or llm")
 
 
-def _ensure_fresh(index: Path, s: Settings) -> None:
+def _ensure_fresh(index: Path, s: Settings, progress: Progress | None = None) -> None:
     """Build the index from the default corpus when it is missing, or stale for that corpus."""
     manifest = read_manifest(index)
     corpus = s.corpus
     if manifest is None:
         if not Path(corpus).exists():
             raise IndexMissing(f"no index in '{index}' and no corpus folder '{corpus}'; run `rag index PATH --index {index}`")
-        build_index([corpus], index=index, settings=s)
+        build_index([corpus], index=index, settings=s, progress=progress)
         return
     if manifest.get("paths") != [corpus]:
         return  # an index of the user's own files: they re-index it themselves
@@ -170,7 +171,7 @@ def _ensure_fresh(index: Path, s: Settings) -> None:
     recorded = {k: v["hash"] for k, v in manifest.get("documents", {}).items()}
     outdated = manifest.get("format") != FORMAT or manifest.get("chunker_version") != CHUNKER_VERSION
     if outdated or _signature(corpus) != recorded:  # the corpus changed, or an older version built it
-        build_index([corpus], index=index, settings=s.replace(embed_model=manifest.get("embed_model")))
+        build_index([corpus], index=index, settings=s.replace(embed_model=manifest.get("embed_model")), progress=progress)
 
 
 _SIG_CACHE: dict[str, tuple[tuple, dict]] = {}

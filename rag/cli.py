@@ -25,24 +25,40 @@ def _settings(args) -> Settings:
     )
 
 
-def cmd_index(args) -> int:
-    from tqdm import tqdm
+class TerminalProgress:
+    """An index build told on stderr: documents found, passages cut, then a progress bar (with its ETA) while
+    passages are embedded. Call close() at the end."""
 
+    def __init__(self) -> None:
+        self.bar = None
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        if what == "documents":
+            print(f"找到 {total} 个文档 (documents)", file=sys.stderr, flush=True)
+        elif what == "chunks":
+            print(f"切分为 {total} 个段落 (chunks)", file=sys.stderr, flush=True)
+        else:
+            if self.bar is None:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, desc="计算向量 (embedding)", unit="chunk", file=sys.stderr)
+            self.bar.n = done
+            self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def cmd_index(args) -> int:
     from .store import build_index
 
     s = _settings(args)
-    bar = None
-
-    def progress(done: int, total: int, what: str) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, desc=what, unit="chunk", file=sys.stderr)
-        bar.n = done
-        bar.refresh()
-
-    stats = build_index(args.paths or [s.corpus], index=s.index_dir, settings=s, progress=progress)
-    if bar is not None:
-        bar.close()
+    progress = TerminalProgress()
+    try:
+        stats = build_index(args.paths or [s.corpus], index=s.index_dir, settings=s, progress=progress)
+    finally:
+        progress.close()
     for source, d in stats.per_document.items():
         print(f"{source}: {d['chunks']} chunks, {d['min']}-{d['max']} chars (median {d['median']})  {d['title']}")
     print(f"{stats.documents} documents, {stats.chunks} chunks ({stats.embedded} embedded, {stats.reused} reused) "

@@ -34,7 +34,8 @@ from .models import Chunk, Document, IndexStats
 from .vectorstore import VectorStore
 
 FORMAT = 1
-Progress = Callable[[int, int, str], None]  # (done, total, what)
+# (done, total, what): what is "documents" (files read), "chunks" (passages cut) or "embedding" (passages embedded)
+Progress = Callable[[int, int, str], None]
 
 
 @dataclass
@@ -156,6 +157,8 @@ def build_index(
     root = Path(index)
     emb = embeddings or get_embeddings(s.embed_model)
     docs, skipped = load_paths(paths, max_mb=s.max_file_mb)
+    if progress:
+        progress(len(docs), len(docs), "documents")
 
     with _build_lock(root):
         same = _unchanged(root, paths, docs, emb, s)
@@ -185,6 +188,8 @@ def build_index(
                 "chunk_chars": {"min": min(sizes), "median": int(np.median(sizes)), "max": max(sizes)},
                 "indexed_at": before[d.source].get("indexed_at") if same else time.strftime("%Y-%m-%d %H:%M:%S"),
             }
+        if progress:
+            progress(len(chunks), len(chunks), "chunks")
         todo = [i for i, c in enumerate(chunks) if c.id not in old]
         vectors = np.zeros((len(chunks), emb.dim), dtype=np.float32)
         for i, c in enumerate(chunks):

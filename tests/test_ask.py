@@ -60,6 +60,7 @@ def test_cli_index_reports_chunks_and_skips(tiny_corpus, fake_settings, tmp_path
     code = cli(["index", str(tiny_corpus), "--index", str(tmp_path / "ix")])
     captured = capsys.readouterr()
     assert code == 1 and "junk.txt" in captured.err and "binary" in captured.err
+    assert "找到 2 个文档" in captured.err and "个段落" in captured.err and "计算向量" in captured.err  # progress
     assert "a.txt:" in captured.out and "chunks" in captured.out
 
 

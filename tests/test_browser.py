@@ -136,7 +136,7 @@ def ask(page, question: str):
     from playwright.sync_api import expect
 
     page.get_by_role("tab", name="问答").click()
-    page.locator("#clear").click()
+    page.locator("#clear").click()  # one question per test: the newest answer's sources come first
     expect(page.get_by_test_id("bot")).to_have_count(0, timeout=WAIT_MS)
     expect(page.locator("#cites .cite")).to_have_count(0, timeout=WAIT_MS)
     page.get_by_label("问题").fill(question)
@@ -145,7 +145,7 @@ def ask(page, question: str):
     return page.get_by_test_id("bot").last
 
 
-def test_question_gets_a_cited_answer(page, app):
+def test_question_gets_a_cited_answer(page, app, tmp_path):
     from playwright.sync_api import expect
 
     assert app.ready < 60  # the target is under 10 s; this bound only catches a hang on a busy CI machine
@@ -158,12 +158,55 @@ def test_question_gets_a_cited_answer(page, app):
     expect(first.locator(".src")).to_contain_text(".txt")
     page.screenshot(path=str(ARTIFACTS / "chat.png"))
 
-    # An example fills the question box; clearing empties the chat and the citations.
-    page.get_by_role("button", name="历城区2023年地区生产总值是多少").click()
-    expect(page.get_by_label("问题")).to_have_value("历城区2023年地区生产总值是多少")
+    # 查看原文 opens the whole document at the supporting sentence.
+    first.get_by_role("button", name="查看原文").click()
+    viewer = page.locator("#doc-viewer")
+    expect(viewer).to_be_visible(timeout=WAIT_MS)
+    expect(viewer.locator("mark")).to_contain_text("固定资产投资增长50%", timeout=WAIT_MS)
+    expect(viewer.locator("nav.toc")).to_contain_text("主要目标")
+    page.screenshot(path=str(ARTIFACTS / "reader.png"))
+
+    # A second question, asked by clicking an example: the first answer's sources stay reachable.
+    page.locator("#examples").get_by_text("历城区2023年地区生产总值是多少").click()
+    expect(page.get_by_test_id("bot")).to_have_count(2, timeout=WAIT_MS)
+    expect(page.locator("#turn-2 .cite").first).to_be_visible(timeout=WAIT_MS)
+    page.locator("#turn-1 > summary").click()
+    earlier = page.locator("#turn-1 .cite").first
+    expect(earlier.locator("mark")).to_contain_text("固定资产投资增长50%")
+    earlier.get_by_role("button", name="查看原文").click()
+    expect(viewer.locator("mark")).to_contain_text("固定资产投资增长50%", timeout=WAIT_MS)
+
+    # 导出: a .docx that python-docx opens, with both answers and their quotes.
+    import docx
+
+    with page.expect_download(timeout=WAIT_MS) as download:
+        page.locator("#export-docx").click()
+    saved = tmp_path / "export.docx"
+    download.value.save_as(saved)
+    text = "\n".join(p.text for p in docx.Document(str(saved)).paragraphs)
+    assert QUESTION in text and "历城区2023年地区生产总值是多少" in text and "固定资产投资增长50%" in text
+
     page.locator("#clear").click()
     expect(page.get_by_test_id("bot")).to_have_count(0, timeout=WAIT_MS)
     expect(page.locator("#cites .cite")).to_have_count(0)
+    expect(viewer).to_be_hidden()
+
+
+def test_the_page_speaks_chinese_in_an_english_browser(browser, app):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="en-US")
+    try:
+        page.goto(app.url)
+        page.get_by_role("tab", name="知识库").click()
+        expect(page.locator("#documents")).to_contain_text("起步区", timeout=WAIT_MS)
+        expect(page.get_by_text("点击上传")).to_be_visible()
+        body = page.inner_text("body")
+        for english in ("Drop File Here", "Click to Upload", "Built with Gradio", "Use via API", "common.", "Settings"):
+            assert english not in body, english
+        page.screenshot(path=str(ARTIFACTS / "knowledge_base_en_browser.png"), full_page=True)
+    finally:
+        page.close()
 
 
 def test_upload_reindex_ask_delete(page, app, tmp_path):
@@ -192,7 +235,7 @@ def test_upload_reindex_ask_delete(page, app, tmp_path):
 
     page.get_by_role("tab", name="知识库").click()
     page.get_by_label("选择要删除的文档").click()
-    page.get_by_role("option", name=NOTICE_NAME).click()
+    page.get_by_role("option", name=f"青禾镇2024年财政预算公告（{NOTICE_NAME}）").click()
     page.get_by_role("button", name="删除所选文档").click()
     expect(status).to_contain_text("已删除", timeout=WAIT_MS)
     expect(status).to_contain_text("已索引 5 个文档", timeout=WAIT_MS)

@@ -115,35 +115,98 @@ def test_answerer_choice_is_passed_through(tiny_corpus, fake_settings, tmp_path,
 
     def fake_stream(question, *, history, index, top_k, settings):
         seen.update(answerer=settings.answerer, top_k=top_k, history=list(history))
-        yield Answer(question, "答", True, [], standalone="完整的问题" if history else "")
+        yield Answer(question, "答[1]", True, [], standalone="完整的问题" if history else "")
 
     monkeypatch.setattr(ui, "stream_ask", fake_stream)
-    out = list(_handler(app, "respond")("问题", [], 3, False, "llm", []))
-    assert seen == {"answerer": "llm", "top_k": 3, "history": []} and out[-1][0][-1]["content"] == "答"
-    assert out[-1][3] == ["问题"]  # the page's own turns, passed back in with the next question
-    out = list(_handler(app, "respond")("追问", out[-1][0], 3, False, "llm", out[-1][3]))
-    assert seen["history"] == ["问题"] and "按「完整的问题」检索" in out[-1][0][-1]["content"]
-    assert out[-1][3] == ["问题", "完整的问题"]
+    folder = str(tmp_path / "export")
+    (tmp_path / "export").mkdir()
+    out = list(_handler(app, "respond")("问题", [], 3, False, "llm", [], folder))
+    chat, _, _, turns, docx_file, md_file = out[-1]
+    assert seen == {"answerer": "llm", "top_k": 3, "history": []} and chat[-1]["content"] == "答[[1]](#cite-1-1)"
+    assert [a.question for a in turns] == ["问题"]  # the page's own answers, passed back in with the next question
+    assert docx_file.endswith(".docx") and "## 1. 问题" in open(md_file, encoding="utf-8").read()
+    out = list(_handler(app, "respond")("追问", chat, 3, False, "llm", turns, folder))
+    assert [a.question for a in seen["history"]] == ["问题"] and "按「完整的问题」检索" in out[-1][0][-1]["content"]
+    assert [a.question for a in out[-1][3]] == ["问题", "追问"]
 
 
-def test_launch_defaults_are_safe(monkeypatch):
+def test_every_answer_keeps_its_sources_and_opens_in_the_reader(tiny_corpus, fake_settings, tmp_path):
+    index = str(tmp_path / "index")
+    build_index([str(tiny_corpus)], index=index, settings=fake_settings)
+    app = ui.make_app(index, str(tiny_corpus))
+    folder = str(tmp_path)
+    first = list(_handler(app, "respond")("甲市2024年地区生产总值增长多少", [], 3, False, "extractive", [], folder))[-1]
+    second = list(_handler(app, "respond")("乙区2023年完成固定资产投资多少", first[0], 3, False, "extractive",
+                                            first[3], folder))[-1]
+    sources = second[1]
+    assert "第1问" in sources and "第2问" in sources and 'id="cite-1-1"' in sources and 'id="cite-2-1"' in sources
+    assert sources.index("第2问") < sources.index("第1问")  # the newest first
+
+    class Click:  # what the sources panel's 查看原文 button sends
+        _data = {"turn": 1, "n": next(c.n for c in second[3][0].citations if c.quote)}
+
+    reader, page = _handler(app, "open_document")(second[3], Click())
+    assert "<mark>" in page and "甲市2024年地区生产总值增长6%左右" in page and "一、主要目标" in page
+
+
+def test_a_taken_port_is_one_line_and_exit_2(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = subprocess.run([sys.executable, str(ui.Path(ui.__file__).parent / "ui.py"), "--port", str(port),
+                            "--index", str(tmp_path / "none")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().count("\n") == 0 and "--port" in r.stderr and str(port) in r.stderr
+
+
+def test_serve_binds_this_machine_by_default(monkeypatch):
+    import server
+
     calls = {}
-    monkeypatch.setattr(ui, "get_engine", lambda *a, **k: None)
-    monkeypatch.setattr(ui, "make_app", lambda *a, **k: gr.Blocks())
-    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: calls.update(kw))
+    monkeypatch.setattr(server, "check_port", lambda host, port: calls.update(checked=(host, port)))
+    monkeypatch.setattr(server, "make_server_app", lambda index, corpus, auth: calls.update(auth=auth))
+    monkeypatch.setattr(ui, "start_indexing", lambda settings: None)
+    monkeypatch.setattr("uvicorn.run", lambda app, host, port, **kw: calls.update(host=host, port=port))
     monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
-    assert ui.main() == 0
-    assert calls["server_name"] == "127.0.0.1" and calls["server_port"] == 7860 and calls["auth"] is None
-    assert calls["max_file_size"] == "20mb"
+    assert server.serve() == 0
+    assert calls["host"] == "127.0.0.1" and calls["port"] == 7860 and calls["checked"] == ("127.0.0.1", 7860)
+    assert calls["auth"] is None
     monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
-    ui.main(auth="u:p:q")
-    assert calls["server_port"] == 7999 and calls["auth"] == ("u", "p:q")
-    ui.main(host="0.0.0.0", port=8000)
-    assert calls["server_name"] == "0.0.0.0" and calls["server_port"] == 8000
-    assert ui.main(auth="nocolon") == 2
+    server.serve(auth="u:p:q")
+    assert calls["port"] == 7999 and calls["auth"] == ("u", "p:q")
+    assert server.serve(auth="nocolon") == 2
 
 
 def test_app_builds(tiny_corpus, fake_settings, tmp_path):
     index = str(tmp_path / "index")
     build_index([tiny_corpus], index=index, settings=fake_settings)
     assert ui.make_app(index) is not None
+
+
+def test_the_served_page_reports_chinese_before_gradio_starts(tiny_corpus, fake_settings, tmp_path):
+    from fastapi.testclient import TestClient
+
+    import server
+
+    index = str(tmp_path / "index")
+    build_index([str(tiny_corpus)], index=index, settings=fake_settings)
+    with TestClient(server.make_server_app(index, str(tiny_corpus))) as client:
+        page = client.get("/").text
+    assert page.index(server.LOCALE.decode()) < page.index("<script", page.index(server.LOCALE.decode()) + 1)
+
+
+def test_make_run_installs_no_test_tools():
+    import tomllib
+
+    root = ui.Path(ui.__file__).parent
+    deps = " ".join(tomllib.loads((root / "pyproject.toml").read_text("utf-8"))["project"]["dependencies"])
+    assert "pytest" not in deps and "playwright" not in deps
+    make = (root / "Makefile").read_text("utf-8")
+    run_stamp = make.split("\nrun: ")[1].split()[0]
+    recipe = make.split(f"\n{run_stamp}: ")[1].split("\n\n")[0]
+    assert "pip install -q -e ." in recipe and "[dev]" not in recipe
