@@ -40,3 +40,29 @@ def test_a_citation_on_page_two_says_so_and_the_reader_opens_there(paged_index, 
 def test_a_document_the_index_lacks_is_a_typed_error(paged_index, fake_settings):
     with pytest.raises(DocumentNotFound):
         read_document("nope.pdf", index=paged_index, settings=fake_settings)
+
+
+def test_a_word_document_reads_with_its_headings_and_table(tmp_path, fake_settings):
+    import docx
+
+    from rag import build_index
+
+    d = docx.Document()
+    d.add_heading("丁区2024年工作要点", level=0)
+    d.add_heading("一、主要目标", level=1)
+    d.add_paragraph("丁区2024年地区生产总值增长7%。")
+    table = d.add_table(rows=2, cols=2)
+    for row, cells in zip(table.rows, [["指标", "目标"], ["新增就业", "3000人"]]):
+        for cell, text in zip(row.cells, cells):
+            cell.text = text
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    d.save(str(corpus / "要点.docx"))
+    index = str(tmp_path / "ix")
+    build_index([str(corpus)], index=index, settings=fake_settings)
+    a = ask("丁区2024年地区生产总值增长多少", index=index, settings=fake_settings)
+    cite = next(c for c in a.citations if c.quote)
+    v = read_document(cite.source, index=index, chunk=cite.chunk, quote=cite.quote, settings=fake_settings)
+    assert v.title == "丁区2024年工作要点" and [t for _, _, t in v.toc()] == ["一、主要目标"]
+    assert "增长7%" in v.paragraphs[v.focus].text and cite.page is None
+    assert any(p.kind == "table" and p.cells == ["新增就业", "3000人"] for p in v.paragraphs)
