@@ -191,6 +191,8 @@ def build_index(
         if progress:
             progress(len(chunks), len(chunks), "chunks")
         todo = [i for i, c in enumerate(chunks) if c.id not in old]
+        if progress and todo:
+            progress(0, len(todo), "embedding")
         vectors = np.zeros((len(chunks), emb.dim), dtype=np.float32)
         for i, c in enumerate(chunks):
             if c.id in old:

@@ -210,3 +210,9 @@ def test_make_run_installs_no_test_tools():
     run_stamp = make.split("\nrun: ")[1].split()[0]
     recipe = make.split(f"\n{run_stamp}: ")[1].split("\n\n")[0]
     assert "pip install -q -e ." in recipe and "[dev]" not in recipe
+
+
+def test_a_paged_citation_says_its_page():
+    c = Citation(n=1, source="r.pdf", title="报告", section="二、目标", text="增长6%。", quote="增长6%。", page=2)
+    assert "第2页" in ui.render_citation(c, 1)
+    assert "页" not in ui.render_citation(Citation(n=1, source="r.txt", title="报告", section="", text="x"), 1)
