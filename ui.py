@@ -8,20 +8,19 @@ import argparse
 import html
 import os
 import re
-import shutil
 import sys
 import tempfile
 import threading
-import unicodedata
 from pathlib import Path
 
 import gradio as gr
 
-from rag import Answer, RagError, Settings, build_index, read_document, stream_ask
+from rag import Answer, RagError, Settings, read_document, stream_ask
 from rag.chain import get_engine
+from rag import corpus as kb
+from rag.corpus import MAX_UPLOAD_MB, UPLOAD_SUFFIXES, corpus_files, delete_file, save_upload
+from rag.errors import BadUpload, NotManaged
 from rag.export import to_docx, to_markdown
-from rag.loaders import iter_files
-from rag.store import read_manifest
 
 EXAMPLES = [
     "起步区2024年固定资产投资目标是多少",
@@ -29,8 +28,6 @@ EXAMPLES = [
     "市中区2024年计划开工项目多少个",
     "济南市2025年地区生产总值预期增长多少",
 ]
-UPLOAD_SUFFIXES = (".txt", ".md", ".docx", ".pdf")
-MAX_UPLOAD_MB = 20
 ANSWERERS = {"extractive": "摘录原文（离线）", "llm": "大模型生成（根据检索到的段落）"}
 CSS = """
 .turn {border-bottom:1px solid #e5e7eb;padding:4px 0}
@@ -186,68 +183,19 @@ def export_files(turns: list[Answer], folder: str) -> tuple[str | None, str | No
     return docx_path, md_path
 
 
-def safe_name(name: str) -> str:
-    """The name an uploaded file is stored under in the corpus folder.
-
-    Raises ValueError with a message for the user when the name could leave the folder (a path
-    separator or '..'), is hidden, has control characters, or is not a supported type."""
-    name = unicodedata.normalize("NFC", (name or "").strip())
-    if not name:
-        raise ValueError("文件名为空，已拒绝")
-    if "/" in name or "\\" in name or ".." in name:
-        raise ValueError(f"文件名“{name}”含有路径分隔符或“..”，已拒绝；请改名后再上传")
-    if name.startswith(".") or any(unicodedata.category(ch) == "Cc" for ch in name):
-        raise ValueError(f"文件名“{name}”以“.”开头或含有控制字符，已拒绝；请改名后再上传")
-    if Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
-        raise ValueError(f"不支持“{name}”的文件类型：请上传 .txt、.md、.docx 或 .pdf 文件")
-    return name
-
-
-def save_upload(path: str, corpus: str, name: str | None = None) -> str:
-    """Copy an uploaded file (a temporary path) into the corpus folder; return the stored name.
-
-    `name` is the original file name (default: the temp file's basename, which Gradio keeps).
-    Raises ValueError with a message for the user when the name or the size is refused."""
-    target = safe_name(name if name is not None else os.path.basename(path))
-    size = os.path.getsize(path)
-    if size > MAX_UPLOAD_MB * 1024 * 1024:
-        raise ValueError(f"文件“{target}”有 {size / 1024 / 1024:.1f} MB，超过 {MAX_UPLOAD_MB} MB 的上限，未保存")
-    Path(corpus).mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, Path(corpus) / target)
-    return target
-
-
-def corpus_files(corpus: str) -> list[str]:
-    """Files in the corpus folder by source name (as the index names them), bad ones included."""
-    if not Path(corpus).is_dir():
-        return []
-    return [source for _, source in iter_files([corpus])]
-
-
-def delete_file(source: str, corpus: str) -> None:
-    """Remove a file from the corpus folder. Raises ValueError when it is not a file in that folder."""
-    root = Path(corpus).resolve()
-    target = (root / source).resolve()
-    if source not in corpus_files(corpus) or root not in target.parents or not target.is_file():
-        raise ValueError(f"知识库文件夹中没有文件“{source}”")
-    target.unlink()
-
-
 def document_rows(index: str) -> list[list]:
     """One row per indexed document: title, file, pages, chunk count, when it was indexed."""
     try:
-        manifest = read_manifest(index)
+        docs = kb.documents(index)
     except RagError:
         return []
-    docs = (manifest or {}).get("documents", {})
-    return [[d.get("title", src), src, d.get("pages") or "", d.get("chunks", 0), d.get("indexed_at", "")]
-            for src, d in sorted(docs.items())]
+    return [[d["title"], d["source"], d["pages"] or "", d["chunks"], d["indexed_at"]] for d in docs]
 
 
 def file_choices(index: str, corpus: str) -> list[tuple[str, str]]:
     """The corpus's files as (title（file）, file), titled from the index where it has them."""
-    docs = (read_manifest(index) or {}).get("documents", {}) if Path(index).exists() else {}
-    return [(f"{docs[f]['title']}（{f}）" if f in docs else f, f) for f in corpus_files(corpus)]
+    titles = {d["source"]: d["title"] for d in kb.documents(index)}
+    return [(f"{titles[f]}（{f}）" if f in titles else f, f) for f in corpus_files(corpus)]
 
 
 def make_app(index: str = "index", corpus: str | None = None) -> gr.Blocks:
@@ -255,36 +203,14 @@ def make_app(index: str = "index", corpus: str | None = None) -> gr.Blocks:
     base = Settings.from_env(index_dir=index, corpus=corpus)
     corpus = base.corpus
 
-    def index_paths() -> list[str] | None:
-        """What a re-index rebuilds: the corpus folder, or None when the index holds other folders
-        (an index of the user's own files is never silently replaced by the corpus)."""
-        manifest = read_manifest(index)
-        if manifest is None:
-            return [corpus]
-        paths = manifest.get("paths") or []
-        same = [Path(p).resolve() for p in paths] == [Path(corpus).resolve()]
-        return paths if same else None
-
-    def not_managed() -> str:
-        paths = (read_manifest(index) or {}).get("paths")
-        return (f"注意：这个索引来自 {paths}，不是知识库文件夹 `{corpus}`；"
-                f"请用 `--corpus` 指定该文件夹，或在命令行用 `rag index` 重新索引。")
-
     def reindex(progress: gr.Progress) -> str:
         """Rebuild the index from the corpus folder, reporting progress; returns a summary."""
-        paths = index_paths()
-        if paths is None:
-            return not_managed()
-        manifest = read_manifest(index)
-        # Keep the index's own model, as get_engine does, so a re-index never switches models silently.
-        s = base.replace(embed_model=(manifest or {}).get("embed_model"))
         progress(0, desc="读取并切分文件…")
         try:
-            stats = build_index(paths, index=index, settings=s,
-                                progress=lambda done, total, what: progress((done, total), desc="计算向量")
-                                if what == "embedding" else None)
-            progress(1.0, desc="加载新索引…")
-            get_engine(index, base)  # load it now, so the next question does not wait for it
+            stats = kb.reindex(index, corpus, base, lambda done, total, what: progress((done, total), desc="计算向量")
+                               if what == "embedding" else None)
+        except NotManaged as exc:
+            return f"注意：{exc}"
         except RagError as exc:  # the previous index stays live: builds switch in atomically
             return f"索引失败：{exc}"
         text = (f"已索引 {stats.documents} 个文档、{stats.chunks} 个段落"
@@ -300,13 +226,13 @@ def make_app(index: str = "index", corpus: str | None = None) -> gr.Blocks:
     def upload(paths, progress=gr.Progress()):
         if not paths:
             return kb_outputs("请先选择要上传的文件。") + (None,)
-        if index_paths() is None:
-            return kb_outputs(not_managed()) + (None,)
+        if kb.managed_paths(index, corpus) is None:
+            return kb_outputs(reindex(progress)) + (None,)  # says why it will not
         saved, refused = [], []
         for p in paths:
             try:
                 saved.append(save_upload(p, corpus))
-            except ValueError as exc:
+            except BadUpload as exc:
                 refused.append(f"- {exc}")
         parts = [f"已保存：{'、'.join(saved)}"] if saved else []
         if refused:
@@ -318,11 +244,11 @@ def make_app(index: str = "index", corpus: str | None = None) -> gr.Blocks:
     def delete(source, progress=gr.Progress()):
         if not source:
             return kb_outputs("没有删除任何文档（未选择，或已取消）。")
-        if index_paths() is None:
-            return kb_outputs(not_managed())
+        if kb.managed_paths(index, corpus) is None:
+            return kb_outputs(reindex(progress))  # says why it will not
         try:
             delete_file(source, corpus)
-        except ValueError as exc:
+        except BadUpload as exc:
             return kb_outputs(f"注意：{exc}")
         return kb_outputs(f"已删除 `{source}`。\n\n" + reindex(progress))
 
@@ -431,13 +357,13 @@ def make_app(index: str = "index", corpus: str | None = None) -> gr.Blocks:
         timer.tick(lambda: (indexing_status(), gr.Timer(active=INDEXING["state"] == "running")), None, [banner, timer])
         # Index builds run one at a time (concurrency_id), whoever starts them; the progress bar
         # covers the document table, which is stale until the build ends.
-        kb = [status, table, victim]
+        views = [status, table, victim]
         one = dict(concurrency_limit=1, concurrency_id="index", show_progress_on=table)
-        files.upload(upload, files, kb + [files], **one)
+        files.upload(upload, files, views + [files], **one)
         # A confirm() dialog before deleting: cancelling sends no name, so nothing is deleted.
-        remove.click(delete, victim, kb, js="(name) => [name && confirm('从知识库删除 ' + name + '？') ? name : null]",
+        remove.click(delete, victim, views, js="(name) => [name && confirm('从知识库删除 ' + name + '？') ? name : null]",
                      **one)
-        rebuild.click(reindex_clicked, None, kb, **one)
+        rebuild.click(reindex_clicked, None, views, **one)
         app.load(lambda: kb_outputs("")[1:], None, [table, victim])  # another tab may have changed it
     return app
 

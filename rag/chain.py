@@ -11,12 +11,12 @@ from typing import Iterable, Iterator
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from .answerer import Answerer, ExtractiveAnswerer
+from .answerer import Answerer, ExtractiveAnswerer, citations_for
 from .config import CHUNKER_VERSION, Settings
 from .embeddings import get_embeddings
 from .conversation import about_last, check_rewrite, context_of, continues_list, resolve, said_before, turn_question
 from .errors import BadQuestion, IndexMissing, LLMError, RagError
-from .models import Answer
+from .models import Answer, Citation
 from .question import Question
 from .retriever import HybridRetriever, analyzer, document_text
 from .store import FORMAT, Index, Progress, build_index, corpus_signature, current_build, load_index, read_manifest
@@ -197,6 +197,15 @@ def ask(question: str, *, history: Iterable[Answer | str] = (), index: str | os.
     clean_question(question, s.max_question_chars)  # bad input fails before any index work
     engine = get_engine(index, s)
     return engine.chain(top_k, answerer).invoke({"question": question, "history": list(history)})
+
+
+def search(query: str, *, index: str | os.PathLike = "index", k: int = 5, settings: Settings | None = None
+           ) -> list[Citation]:
+    """The k passages that best match a query, best first, as citations (no answer is formed)."""
+    s = settings or Settings.from_env()
+    q = clean_question(query, s.max_question_chars)
+    engine = get_engine(index, s)
+    return citations_for(engine.retriever.search(engine.read(q), k))
 
 
 def stream_ask(question: str, *, history: Iterable[Answer | str] = (), index: str | os.PathLike = "index",

@@ -1,4 +1,5 @@
-"""Command line: rag index | ask | chat | eval | bench | serve. A thin layer that turns errors into messages."""
+"""Command line: rag index | ask | chat | eval | bench | serve | mcp. A thin layer that turns errors into messages.
+eval and bench (eval/), serve and mcp (server.py) are reached through entry points, never imported here."""
 from __future__ import annotations
 
 import argparse
@@ -136,22 +137,18 @@ def cmd_chat(args) -> int:
         history.append(answer)
 
 
-def cmd_eval(args) -> int:
-    from eval.runner import main as eval_main
+def plugin(name: str):
+    """The handler of a command that lives outside the package (eval, bench, serve, mcp), found through the
+    "rag.commands" entry points, so the package never imports its harness, its page or its server."""
+    def run(args) -> int:
+        from importlib.metadata import entry_points
 
-    return eval_main(args)
+        found = list(entry_points(group="rag.commands", name=name))
+        if not found:
+            raise RagError(f"`rag {name}` is not installed here: run `pip install -e .` in the checkout (make setup)")
+        return found[0].load()(args)
 
-
-def cmd_bench(args) -> int:
-    from eval.bench import main as bench_main
-
-    return bench_main(args)
-
-
-def cmd_serve(args) -> int:
-    from ui import main as ui_main
-
-    return ui_main(host=args.host, port=args.port, auth=args.auth, index=args.index, corpus=args.corpus)
+    return run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--cmrc-dir", help="keep the CMRC corpus and index in this folder and reuse them (default: a temp dir)")
     e.add_argument("--limit", type=int, help="only the first N questions (smoke runs)")
     e.add_argument("--failures", type=int, default=15, help="how many failures to list")
-    e.set_defaults(func=cmd_eval)
+    e.set_defaults(func=plugin("eval"))
 
     b = sub.add_parser("bench", help="measure latency, indexing, start-up and scale on this machine (eval/PERF.md)")
     b.add_argument("file", nargs="?", default="eval/dev.jsonl", help="questions for the latency measurement")
@@ -208,15 +205,21 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--plot", help="where to write the scale plot (default eval/scale.png; none with --quick)")
     b.add_argument("--out", help="also write the markdown report to this file")
     b.add_argument("--json", action="store_true")
-    b.set_defaults(func=cmd_bench)
+    b.set_defaults(func=plugin("bench"))
 
-    sv = sub.add_parser("serve", help="start the chat page")
-    sv.add_argument("--host", default=None)
-    sv.add_argument("--port", type=int, default=None)
-    sv.add_argument("--auth", default=None, help="user:pass")
+    sv = sub.add_parser("serve", help="the chat page, the OpenAI-compatible API and the REST API on one port")
+    sv.add_argument("--host", default=None, help="address to bind (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=None, help="default: GRADIO_SERVER_PORT or 7860")
+    sv.add_argument("--auth", default=None, help="user:pass for the page")
+    sv.add_argument("--api-key", default=None, help="bearer key every API route requires (prefer RAG_API_KEY)")
+    sv.add_argument("--insecure", action="store_true", help="allow another --host without --api-key or --auth")
     sv.add_argument("--index", default=None)
     sv.add_argument("--corpus", default=None, help="folder that uploads go to and the index is built from (RAG_CORPUS)")
-    sv.set_defaults(func=cmd_serve)
+    sv.set_defaults(func=plugin("serve"))
+
+    m = sub.add_parser("mcp", help="an MCP server over stdio: tools search_documents and ask")
+    m.add_argument("--index", default=None)
+    m.set_defaults(func=plugin("mcp"))
 
     return p
 

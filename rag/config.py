@@ -69,6 +69,7 @@ class Settings:
     llm_base_url: str = ""  # any OpenAI-compatible chat endpoint, e.g. http://localhost:11434/v1
     llm_model: str = ""
     llm_api_key: str = field(default="", repr=False)  # never written to the manifest
+    api_key: str = field(default="", repr=False)  # the web API's bearer key (rag serve); never written either
     llm_timeout: float = 30.0  # seconds; on timeout the extractive answer is used instead
     max_file_mb: int = 20  # larger files are skipped (as in the page's upload limit); raise RAG_MAX_FILE_MB to allow
 
@@ -101,6 +102,7 @@ class Settings:
         """The settings as saved in the index manifest (secrets left out)."""
         d = dataclasses.asdict(self)
         d.pop("llm_api_key", None)
+        d.pop("api_key", None)
         return d
 
 

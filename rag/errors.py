@@ -35,3 +35,13 @@ class LLMError(RagError):
 
 class DocumentNotFound(RagError, KeyError):
     """The index holds no document by that name."""
+
+
+class BadUpload(RagError, ValueError):
+    """A file refused for the knowledge base: its name could leave the folder, its type or size is refused,
+    or it is not in the folder."""
+
+
+class NotManaged(RagError):
+    """The index was built from other folders than the knowledge-base folder, so the page or API will not
+    rebuild it from that folder."""

@@ -4,6 +4,7 @@ import pytest
 
 import ui
 from rag import Answer, Citation, build_index, stream_ask
+from rag import corpus as kb
 
 
 def test_citations_render_with_highlight_and_escaping():
@@ -17,34 +18,34 @@ def test_citations_render_with_highlight_and_escaping():
 @pytest.mark.parametrize("name", ["../x.txt", "a/b.txt", "a\\b.txt", "..", "x..txt", "/etc/passwd.txt"])
 def test_upload_names_with_paths_are_refused(name):
     with pytest.raises(ValueError, match="路径分隔符"):
-        ui.safe_name(name)
+        kb.safe_name(name)
 
 
 @pytest.mark.parametrize("name", ["", ".hidden.txt", "a\x00.txt", "run.exe", "noext"])
 def test_other_bad_upload_names_are_refused(name):
     with pytest.raises(ValueError):
-        ui.safe_name(name)
+        kb.safe_name(name)
 
 
 def test_plain_chinese_names_are_kept():
-    assert ui.safe_name("报告 2024.txt") == "报告 2024.txt"
-    assert ui.safe_name("计划.DOCX") == "计划.DOCX"
+    assert kb.safe_name("报告 2024.txt") == "报告 2024.txt"
+    assert kb.safe_name("计划.DOCX") == "计划.DOCX"
 
 
 def test_save_upload_uses_the_original_name_and_limits_size(tmp_path):
     corpus = tmp_path / "corpus"
     tmp = tmp_path / "gradio-temp"
     tmp.write_text("内容", "utf-8")
-    assert ui.save_upload(str(tmp), str(corpus), "报告 2024.txt") == "报告 2024.txt"
+    assert kb.save_upload(str(tmp), str(corpus), "报告 2024.txt") == "报告 2024.txt"
     assert (corpus / "报告 2024.txt").read_text("utf-8") == "内容"
     with pytest.raises(ValueError):
-        ui.save_upload(str(tmp), str(corpus), "../escape.txt")
+        kb.save_upload(str(tmp), str(corpus), "../escape.txt")
     assert not (tmp_path / "escape.txt").exists()
     big = tmp_path / "big.txt"
     with open(big, "wb") as fh:
-        fh.truncate(ui.MAX_UPLOAD_MB * 1024 * 1024 + 1)  # sparse: no real disk use
+        fh.truncate(kb.MAX_UPLOAD_MB * 1024 * 1024 + 1)  # sparse: no real disk use
     with pytest.raises(ValueError, match="20 MB"):
-        ui.save_upload(str(big), str(corpus))
+        kb.save_upload(str(big), str(corpus))
     assert not (corpus / "big.txt").exists()
 
 
@@ -54,9 +55,9 @@ def test_delete_file_stays_inside_the_corpus(tmp_path):
     (corpus / "a.txt").write_text("x", "utf-8")
     (tmp_path / "outside.txt").write_text("x", "utf-8")
     with pytest.raises(ValueError):
-        ui.delete_file("../outside.txt", str(corpus))
+        kb.delete_file("../outside.txt", str(corpus))
     assert (tmp_path / "outside.txt").exists()
-    ui.delete_file("a.txt", str(corpus))
+    kb.delete_file("a.txt", str(corpus))
     assert not (corpus / "a.txt").exists()
 
 
@@ -169,7 +170,7 @@ def test_serve_binds_this_machine_by_default(monkeypatch):
 
     calls = {}
     monkeypatch.setattr(server, "check_port", lambda host, port: calls.update(checked=(host, port)))
-    monkeypatch.setattr(server, "make_server_app", lambda index, corpus, auth: calls.update(auth=auth))
+    monkeypatch.setattr(server, "make_server_app", lambda index, corpus, auth, key: calls.update(auth=auth, key=key))
     monkeypatch.setattr(ui, "start_indexing", lambda settings: None)
     monkeypatch.setattr("uvicorn.run", lambda app, host, port, **kw: calls.update(host=host, port=port))
     monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
@@ -180,6 +181,11 @@ def test_serve_binds_this_machine_by_default(monkeypatch):
     server.serve(auth="u:p:q")
     assert calls["port"] == 7999 and calls["auth"] == ("u", "p:q")
     assert server.serve(auth="nocolon") == 2
+    # Another host opens the page and the API to other machines: only with a key, a password, or --insecure.
+    monkeypatch.delenv("RAG_API_KEY", raising=False)
+    assert server.serve(host="0.0.0.0") == 2 and calls["host"] == "127.0.0.1"
+    assert server.serve(host="0.0.0.0", api_key="k") == 0 and calls["host"] == "0.0.0.0" and calls["key"] == "k"
+    assert server.serve(host="0.0.0.0", auth="u:p") == 0 and server.serve(host="0.0.0.0", insecure=True) == 0
 
 
 def test_app_builds(tiny_corpus, fake_settings, tmp_path):
