@@ -5,6 +5,7 @@ Four measurements, each a function returning table rows:
   indexing        build_index() chunks/s and characters/s on the seeds and CMRC 2018 trial, beside the bare
                   passage embedding of the same chunk texts; re-indexing an unchanged corpus
   start-up        `rag ask` wall time and peak RSS in a fresh process; the chat page until its port answers
+  API load        `rag serve` with 20 clients asking through POST /api/ask for 60 s, beside one client alone
   scale           synthetic vectors and texts (no embedding) at 10k/100k/1M chunks: build time, disk, memory,
                   retrieval latency (vector + BM25 + fusion) and recall@10 of the approximate index
 Benchmarks measure the machine they run on; the header records the commit, the CPU and the load average.
@@ -240,6 +241,77 @@ def measure_startup(index: str, settings: Settings, runs: int = 3, ui: bool = Tr
         rows.append(Row(g, "chat page (`python ui.py`) ready", ready, None, "≤ 10",
                         ready is not None and ready <= 10, "s"))
     return rows
+
+
+def measure_load(index: str, settings: Settings, questions: list[str], clients: int = 20, seconds: float = 60,
+                 ) -> list[Row]:
+    """`rag serve` under load: `clients` threads POST /api/ask (the dev questions, in turn) for `seconds`;
+    throughput, p50/p95 latency and errors, beside one client alone for a quarter of the time."""
+    import threading
+
+    key = "bench-key"
+    port = free_port()
+    env = {**os.environ, "RAG_CORPUS": settings.corpus, "RAG_EMBED_MODEL": settings.embed_model, "RAG_API_KEY": key}
+    proc = subprocess.Popen(_rag_command() + ["serve", "--port", str(port), "--index", index], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/api/ask"
+
+    def one(question: str) -> float:
+        req = urllib.request.Request(url, json.dumps({"question": question}).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+        t0 = time.perf_counter()
+        with urllib.request.urlopen(req, timeout=60) as r:
+            r.read()
+        return time.perf_counter() - t0
+
+    def run(n: int, duration: float) -> tuple[list[float], int, float]:
+        times: list[float] = []
+        errors = [0]
+        stop = time.perf_counter() + duration
+
+        def client(k: int) -> None:
+            i = k
+            while time.perf_counter() < stop:
+                try:
+                    times.append(one(questions[i % len(questions)]))
+                except OSError:
+                    errors[0] += 1
+                i += n
+
+        t0 = time.perf_counter()
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return times, errors[0], time.perf_counter() - t0
+
+    try:
+        deadline = time.perf_counter() + 120
+        while True:
+            try:
+                one(questions[0])
+                break
+            except OSError:
+                if proc.poll() is not None or time.perf_counter() > deadline:
+                    raise RuntimeError("`rag serve` did not answer for the load measurement")
+                time.sleep(0.3)
+        single, single_errors, single_wall = run(1, seconds / 4)
+        many, errors, wall = run(clients, seconds)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    g = f"API load (POST /api/ask, {clients} clients x {seconds:.0f} s)"
+    ms = lambda xs, q: pct([x * 1000 for x in xs], q) if xs else None  # noqa: E731  (q in 0..1)
+    return [
+        Row(g, "1 client: throughput", len(single) / single_wall, None, "", None, "q/s"),
+        Row(g, "1 client: p50 latency", ms(single, 0.5), None, "", None, "ms"),
+        Row(g, "1 client: p95 latency", ms(single, 0.95), None, "", None, "ms"),
+        Row(g, f"{clients} clients: throughput", len(many) / wall, None, "", None, "q/s"),
+        Row(g, f"{clients} clients: p50 latency", ms(many, 0.5), None, "", None, "ms"),
+        Row(g, f"{clients} clients: p95 latency", ms(many, 0.95), None, "", None, "ms"),
+        Row(g, f"{clients} clients: errors", float(errors + single_errors), None, "0", errors + single_errors == 0, ""),
+    ]
 
 
 # ---------------------------------------------------------------- 4. scale (synthetic)
@@ -517,6 +589,9 @@ def main(args) -> int:
             rows += measure_query(index, settings, questions)
         if not args.skip_startup:
             rows += measure_startup(index, settings, runs=1 if args.quick else 3, ui=not args.skip_ui)
+        if not args.skip_load:
+            rows += measure_load(index, settings, questions, clients=4 if args.quick else 20,
+                                 seconds=5 if args.quick else 60)
     if not args.skip_scale and sizes:
         points = measure_scale(sizes, settings)
         rows += scale_rows(points)
