@@ -256,6 +256,9 @@ def make_app(index: str = "index", corpus: str | None = None) -> gr.Blocks:
         return kb_outputs(reindex(progress))
 
     def respond(question, history, top_k, show_scores, answerer, turns, folder):
+        if not (question or "").strip():  # 提问 on an empty box: nothing to ask
+            yield gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
+            return
         history = list(history or [])
         turns = list(turns or [])  # this page's answers: a follow-up is completed from them
         history.append({"role": "user", "content": question})
@@ -325,8 +328,8 @@ def make_app(index: str = "index", corpus: str | None = None) -> gr.Blocks:
                     cites = gr.HTML(label="出处", elem_id="cites", js_on_load=OPEN_JS, max_height=760)
             turns = gr.State([])  # this page's conversation: its Answers, newest last
         with gr.Tab("知识库"):
-            gr.Markdown(f"知识库文件夹：`{corpus}`。可上传 .txt、.md、.docx、.pdf（每个不超过 {MAX_UPLOAD_MB} MB），"
-                        "上传或删除后自动重新索引，问答立即使用新索引。")
+            gr.Markdown(f"知识库文件夹：`{corpus}`。可上传文本（.txt .md .csv）、Word、PDF（扫描件自动识别文字）、图片、"
+                        f"Excel（.xlsx）和网页（.html），每个不超过 {MAX_UPLOAD_MB} MB；上传或删除后自动重新索引，问答立即使用新索引。")
             table = gr.Dataframe(headers=["标题", "文件", "页数", "段落数", "索引时间"], value=lambda: document_rows(index),
                                  interactive=False, label="已索引的文档", elem_id="documents")
             with gr.Row():

@@ -6,6 +6,7 @@ Four measurements, each a function returning table rows:
                   passage embedding of the same chunk texts; re-indexing an unchanged corpus
   start-up        `rag ask` wall time and peak RSS in a fresh process; the chat page until its port answers
   API load        `rag serve` with 20 clients asking through POST /api/ask for 60 s, beside one client alone
+  formats         reading each file format (OCR pages/s for scans), indexing them, re-indexing them unchanged
   scale           synthetic vectors and texts (no embedding) at 10k/100k/1M chunks: build time, disk, memory,
                   retrieval latency (vector + BM25 + fusion) and recall@10 of the approximate index
 Benchmarks measure the machine they run on; the header records the commit, the CPU and the load average.
@@ -169,6 +170,73 @@ def measure_indexing(name: str, paths: list[str], index: str, settings: Settings
         Row(g, "characters/s", chars / build_s, chars / bare_s, "≥ 0.9× floor", cps >= 0.9 * bare_cps),
         Row(g, "re-index unchanged corpus", reindex_s, None, "≤ 1", reindex_s <= 1.0, "s"),
     ]
+
+
+def format_corpus(folder: Path, scan_pages: int = 3) -> dict[str, Path]:
+    """One file of each format, made from the seeds' text: 000 as .txt, its first A4 pages as a scanned PDF
+    (page images, no text layer) and as one .png page, 003's text as .docx and as a text-layer PDF, a table as
+    .xlsx and .csv (GBK), and a web page."""
+    import textwrap
+
+    import docx
+    import openpyxl
+
+    from eval.fixtures import make_pdf, render_lines
+
+    folder.mkdir(parents=True, exist_ok=True)
+    text = (SEEDS / "000_b0255db324f54625.txt").read_text("utf-8")
+    lines = [piece for line in text.splitlines() for piece in (textwrap.wrap(line, 38) or [""])]
+    pages = [render_lines(lines[i:i + 34], height=1754, size=26) for i in range(0, 34 * scan_pages, 34)]
+    files = {"txt": folder / "000.txt", "scanned pdf": folder / "000_scan.pdf", "png": folder / "000_page.png",
+             "docx": folder / "003.docx", "pdf": folder / "003.pdf", "xlsx": folder / "table.xlsx",
+             "csv": folder / "table.csv", "html": folder / "page.html"}
+    files["txt"].write_text(text, "utf-8")
+    files["scanned pdf"].write_bytes(make_pdf(pages))
+    pages[0].save(files["png"])
+    plan = (SEEDS / "003_400c03503814481d.txt").read_text("utf-8").splitlines()
+    d = docx.Document()
+    for line in plan:
+        d.add_paragraph(line)
+    d.save(files["docx"])
+    files["pdf"].write_bytes(make_pdf([plan[i:i + 50] for i in range(0, len(plan), 50)]))
+    rows = [["指标", "2023年", "2024年"]] + [[f"指标{i}", str(100 + i), str(110 + i)] for i in range(200)]
+    wb = openpyxl.Workbook()
+    for row in rows:
+        wb.active.append(row)
+    wb.save(files["xlsx"])
+    files["csv"].write_bytes("\n".join(",".join(r) for r in rows).encode("gbk"))
+    body = "".join(f"<h2>{i}、标题</h2><p>{line}</p>" for i, line in enumerate(plan[:200]) if line.strip())
+    files["html"].write_text(f"<html><head><title>网页</title></head><body><nav>首页 | 新闻</nav>{body}"
+                             "<footer>版权所有</footer></body></html>", "utf-8")
+    return files
+
+
+def measure_formats(settings: Settings, folder: Path) -> list[Row]:
+    """Reading each format (OCR pages per second for scans), and a re-index of the unchanged folder."""
+    from rag.loaders import load_file
+
+    files = format_corpus(folder / "formats")
+    g = "formats (reading one file of each; OCR: PP-OCRv4 on A4 pages)"
+    rows = []
+    for kind, path in files.items():
+        t0 = time.perf_counter()
+        doc = load_file(path)
+        seconds = time.perf_counter() - t0
+        if doc.stats.get("ocr_pages"):
+            rows.append(Row(g, f"OCR {kind}: pages/s", doc.stats["ocr_pages"] / seconds, None, "", None, "pages/s"))
+        rows.append(Row(g, f"read {kind} ({path.stat().st_size // 1024} KB, {len(doc.text)} chars)", seconds * 1000,
+                        None, "", None, "ms"))
+    index = str(folder / "formats-index")
+    s = settings.replace(corpus=str(folder / "formats"))
+    t0 = time.perf_counter()
+    build_index([s.corpus], index=index, settings=s)
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    build_index([s.corpus], index=index, settings=s)
+    again = time.perf_counter() - t0
+    rows += [Row(g, "index all of them", first, None, "", None, "s"),
+             Row(g, "re-index them unchanged (nothing read again, no OCR)", again, None, "≤ 1", again <= 1.0, "s")]
+    return rows
 
 
 # ---------------------------------------------------------------- 3. start-up and memory
@@ -585,6 +653,8 @@ def main(args) -> int:
             index = settings.index_dir
         if settings.corpus == "seeds":
             settings = settings.replace(corpus=str(SEEDS))  # the same folder whatever the working directory
+        if not args.skip_formats:
+            rows += measure_formats(settings, Path(tmp))
         if not args.skip_query:
             rows += measure_query(index, settings, questions)
         if not args.skip_startup:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .question import LAST_YEAR, RESULT_SECTION, YEAR_RE, Question, has_amount, place_stem
+from .question import LAST_YEAR_RE, RESULT_SECTION, YEAR_RE, Question, has_amount, place_stem
 from .textutil import normalize
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
@@ -29,6 +29,7 @@ FEATURES = ("coverage", "coverage_all", "chars", "dense", "year", "place", "plac
 EMBEDDING_FEATURES = ("dense",)  # a cosine: its scale belongs to the embedding model
 UNIT_CELL_RE = re.compile(r"单位[：:]\s*([^；;\n]{1,6})")  # a table row's 计算单位：亿元
 UNIT_COLUMN_RE = re.compile(r"[（(]([^（）()]{1,4})[）)][：:]")  # a column named 2023年增长（%）：
+UNIT_ROW_RE = re.compile(r"^[^；;]*?[（(]([^（）()]{1,4})[）)][；;]")  # a row named 地区生产总值（亿元）；
 NUMBER_CHARS = "0123456789一二两三四五六七八九十百千万亿"
 
 
@@ -60,7 +61,7 @@ def year_agreement(year: str, title: str, section: str, sentence: str, passage: 
         return 1.0
     title_years = set(YEAR_RE.findall(normalize(title)))
     if year in title_years:
-        if str(int(year) - 1) not in title_years and any(w in sentence for w in LAST_YEAR):
+        if str(int(year) - 1) not in title_years and LAST_YEAR_RE.search(sentence):
             return 0.0  # 去年 in a report of the year asked means the year before it
         return 1.0
     if year in passage or str(int(year) + 1) in title_years:
@@ -92,13 +93,13 @@ def loose_place_agreement(q: Question, where: str, document: str) -> float:
 
 def answer_type(q: Question, span: str, sentence: str = "") -> float:
     """Whether the span holds the kind of answer asked for: a how-many question wants a figure in the unit it
-    names (亿元, 家), or any figure when it names none. A table cell's unit is its row's (计算单位：亿元) or its
-    column's (2023年增长（%）)."""
+    names (亿元, 家), or any figure when it names none. A table cell's unit is its row's (计算单位：亿元, or the
+    row's name 地区生产总值（亿元）) or its column's (2023年增长（%）)."""
     if q.qtype != "number":
         return 1.0
     span = YEAR_RE.sub("", span)  # a year is not the figure asked for
     if q.unit:
-        units = UNIT_CELL_RE.findall(sentence) + UNIT_COLUMN_RE.findall(span)
+        units = UNIT_CELL_RE.findall(sentence) + UNIT_COLUMN_RE.findall(span) + UNIT_ROW_RE.findall(sentence)
         return float(has_amount(q.unit, span) or any(has_amount(q.unit, span.rstrip("；;，, \n") + u) for u in units))
     return float(any(ch in NUMBER_CHARS for ch in span))
 

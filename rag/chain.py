@@ -25,16 +25,17 @@ from .store import FORMAT, Index, Progress, build_index, corpus_signature, curre
 def clean_question(question, max_chars: int = 2000) -> str:
     """Validate and tidy a question. Raises BadQuestion with a message a user can act on."""
     if not isinstance(question, str):
-        raise BadQuestion("the question must be text")
+        raise BadQuestion("问题必须是文字 (the question must be text)")
     # Control characters (other than spaces) are noise from copy-paste; drop them.
     q = "".join(ch for ch in question if unicodedata.category(ch)[0] != "C" or ch in " \t")
     q = re.sub(r"\s+", " ", q).strip()
     if not q:
-        raise BadQuestion("the question is empty: type what you want to find, e.g. 起步区2024年固定资产投资目标是多少")
+        raise BadQuestion("问题为空：请输入要查找的内容，例如：起步区2024年固定资产投资目标是多少 (the question is empty)")
     if len(q) > max_chars:
-        raise BadQuestion(f"the question is {len(q)} characters long; keep it under {max_chars} characters")
+        raise BadQuestion(f"问题有 {len(q)} 个字，请控制在 {max_chars} 字以内 (the question is {len(q)} characters long; "
+                          f"keep it under {max_chars})")
     if not any(ch.isalnum() for ch in q):
-        raise BadQuestion("the question has no words in it, only punctuation or symbols")
+        raise BadQuestion("问题里只有标点或符号，没有文字 (the question has no words, only punctuation or symbols)")
     return q
 
 
@@ -170,20 +171,20 @@ def _ensure_fresh(index: Path, s: Settings, progress: Progress | None = None) ->
         return
     recorded = {k: v["hash"] for k, v in manifest.get("documents", {}).items()}
     outdated = manifest.get("format") != FORMAT or manifest.get("chunker_version") != CHUNKER_VERSION
-    if outdated or _signature(corpus) != recorded:  # the corpus changed, or an older version built it
+    if outdated or _signature(corpus, index) != recorded:  # the corpus changed, or an older version built it
         build_index([corpus], index=index, settings=s.replace(embed_model=manifest.get("embed_model")), progress=progress)
 
 
 _SIG_CACHE: dict[str, tuple[tuple, dict]] = {}
 
 
-def _signature(corpus: str) -> dict:
+def _signature(corpus: str, index: Path) -> dict:
     """Content hashes of the corpus, recomputed only when a file's size or mtime changed."""
     stat_key = tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in Path(corpus).rglob("*") if p.is_file()))
     cached = _SIG_CACHE.get(corpus)
     if cached and cached[0] == stat_key:
         return cached[1]
-    sig = corpus_signature([corpus])
+    sig = corpus_signature([corpus], index)
     _SIG_CACHE[corpus] = (stat_key, sig)
     return sig
 

@@ -98,7 +98,8 @@ def _print_answer(answer, color: bool) -> None:
     if not answer.found and shown:
         print("可能相关的段落：")
     for c in shown:
-        print(f"[{c.n}] {c.title} › {c.section or '（正文）'}  ({c.source})")
+        page = f" · 第{c.page}页" if c.page else ""
+        print(f"[{c.n}] {c.title} › {c.section or '（正文）'}{page}  ({c.source})")
         body = c.quote if c.quote else c.text[:160] + ("…" if len(c.text) > 160 else "")
         print("    " + _highlight(body, c.quote, color))
 
@@ -201,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--skip-startup", action="store_true", help="no start-up measurement")
     b.add_argument("--skip-ui", action="store_true", help="no chat-page start-up measurement")
     b.add_argument("--skip-load", action="store_true", help="no API load measurement (20 clients for 60 s)")
+    b.add_argument("--skip-formats", action="store_true", help="no file-format and OCR measurement")
     b.add_argument("--skip-scale", action="store_true", help="no synthetic scale measurement")
     b.add_argument("--scale", help="comma-separated chunk counts (default 10000,100000,1000000)")
     b.add_argument("--plot", help="where to write the scale plot (default eval/scale.png; none with --quick)")

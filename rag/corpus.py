@@ -10,11 +10,11 @@ from pathlib import Path
 from .chain import get_engine
 from .config import Settings
 from .errors import BadUpload, NotManaged
-from .loaders import iter_files
+from .loaders import SUFFIXES, iter_files
 from .models import IndexStats
 from .store import Progress, build_index, read_manifest
 
-UPLOAD_SUFFIXES = (".txt", ".md", ".docx", ".pdf")
+UPLOAD_SUFFIXES = tuple(sorted(SUFFIXES))  # whatever the loaders read
 MAX_UPLOAD_MB = 20
 
 
@@ -31,7 +31,7 @@ def safe_name(name: str) -> str:
     if name.startswith(".") or any(unicodedata.category(ch) == "Cc" for ch in name):
         raise BadUpload(f"文件名“{name}”以“.”开头或含有控制字符，已拒绝；请改名后再上传")
     if Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
-        raise BadUpload(f"不支持“{name}”的文件类型：请上传 .txt、.md、.docx 或 .pdf 文件")
+        raise BadUpload(f"不支持“{name}”的文件类型：请上传 {'、'.join(UPLOAD_SUFFIXES)} 文件")
     return name
 
 

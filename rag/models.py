@@ -16,6 +16,7 @@ class Document:
     text: str
     path: str = ""
     pages: list[int] = field(default_factory=list)  # where each page starts in text (paged formats: PDF)
+    stats: dict = field(default_factory=dict)  # how it was read: OCR pages, lines, low-confidence lines
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding text[offset], or None for a document without pages."""

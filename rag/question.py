@@ -20,7 +20,8 @@ RESULT_WORDS = ("完成", "实现了", "达到了", "实际", "取得", "成效"
 RESULT_SECTION = ("执行情况", "回顾", "成效", "成绩", "情况")  # headings of a report's look back at a year
 # Words that make a figure another indicator: 人均地区生产总值 is not 地区生产总值.
 QUALIFIERS = ("人均", "平均", "户均", "亩均")
-LAST_YEAR = ("去年", "上年", "过去一年")
+# The year before: 去年 in a report of the year asked. 比上年增长 only compares (this year's figure against last).
+LAST_YEAR_RE = re.compile(r"(?<![比较])(去年|上年|过去一年)(?!同期)")
 QTYPES = {
     "number": re.compile(r"多少|几|多大|多高|多长|多快|比重|占比|比例|增速|增幅|规模|金额|总量|数量|产量|排名|第几|百分之|%|目标"),
     "list": re.compile(r"哪些|有哪|包括|包含|列举|几大|几个方面|哪[一二两三四五六七八九十几]"),

@@ -34,6 +34,7 @@ from .models import Chunk, Document, IndexStats
 from .vectorstore import VectorStore
 
 FORMAT = 1
+OCR_CACHE = "ocr-cache"  # in the index folder: what OCR read, by the file's content hash (kept across builds)
 # (done, total, what): what is "documents" (files read), "chunks" (passages cut) or "embedding" (passages embedded)
 Progress = Callable[[int, int, str], None]
 
@@ -123,10 +124,52 @@ def _read_chunks(path: Path) -> list[Chunk]:
         raise IndexCorrupt(f"{path} is unreadable ({exc}); run `rag index` to rebuild") from exc
 
 
-def corpus_signature(paths: Iterable[str]) -> dict[str, str]:
-    """source -> content hash of every usable file under paths (what the manifest records)."""
-    docs, _ = load_paths(paths)
+def corpus_signature(paths: Iterable[str], index: str | os.PathLike | None = None) -> dict[str, str]:
+    """source -> content hash of every usable file under paths (what the manifest records). With the index,
+    files it read before and that did not change are not read again (no PDF parsing, no OCR)."""
+    docs, _ = _load(paths, Path(index) if index else None, Settings())
     return {d.source: sha256(d.text) for d in docs}
+
+
+def _load(paths: Iterable[str], root: Path | None, s: Settings) -> tuple[list[Document], list]:
+    """The documents under paths; unchanged files come from the index's own copy, OCR from its cache."""
+    return load_paths(paths, max_mb=s.max_file_mb, ocr_cache=root / OCR_CACHE if root else None,
+                      reuse=_reuser(root) if root else None)
+
+
+def file_stamp(path: Path) -> dict:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _reuser(root: Path):
+    """(file, source) -> the Document the live build read from that file, when its size and mtime are the
+    ones recorded; else None."""
+    try:
+        recorded = (read_manifest(root) or {}).get("documents", {})
+        build = current_build(root)
+    except IndexCorrupt:
+        return None
+    if not recorded or build is None or not (build / "documents.jsonl").exists():
+        return None
+    texts: dict[str, Document] = {}
+
+    def reuse(path: Path, source: str) -> Document | None:
+        stamp = recorded.get(source, {}).get("file")
+        if not stamp or stamp != file_stamp(path):
+            return None
+        if not texts:
+            with (build / "documents.jsonl").open(encoding="utf-8") as fh:
+                for line in fh:
+                    if line.strip():
+                        d = json.loads(line)
+                        texts[d["source"]] = d
+        d = texts.get(source)
+        if d is None:
+            return None
+        return Document(source, d["text"], str(path), d.get("pages", []), d.get("stats", {}))
+
+    return reuse
 
 
 @contextmanager
@@ -156,7 +199,7 @@ def build_index(
     paths = [str(p) for p in paths]
     root = Path(index)
     emb = embeddings or get_embeddings(s.embed_model)
-    docs, skipped = load_paths(paths, max_mb=s.max_file_mb)
+    docs, skipped = _load(paths, root, s)
     if progress:
         progress(len(docs), len(docs), "documents")
 
@@ -183,6 +226,8 @@ def build_index(
                 "title": cs[0].title if cs else d.source,
                 "hash": digest,
                 "pages": len(d.pages) or None,
+                "file": file_stamp(Path(d.path)) if d.path and Path(d.path).exists() else None,
+                **d.stats,
                 "chunks": len(cs),
                 "chars": len(d.text),
                 "chunk_chars": {"min": min(sizes), "median": int(np.median(sizes)), "max": max(sizes)},
@@ -282,7 +327,8 @@ def _write_build(root: Path, chunks: list[Chunk], docs: list[Document], store: V
             fh.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
     with (tmp / "documents.jsonl").open("w", encoding="utf-8") as fh:
         for d in docs:
-            fh.write(json.dumps({"source": d.source, "text": d.text, "pages": d.pages}, ensure_ascii=False) + "\n")
+            fh.write(json.dumps({"source": d.source, "text": d.text, "pages": d.pages, "stats": d.stats},
+                                ensure_ascii=False) + "\n")
     store.save(tmp)
     bm25.save(tmp)
     (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
+from importlib import resources
 
 # Characters that may end a sentence or a paragraph; a line that ends otherwise continues.
 TERMINAL = "。！？!?；;…"
@@ -34,8 +36,35 @@ def split_clauses(sentence: str) -> list[str]:
 
 
 def normalize(text: str) -> str:
-    """Full-width to half-width (NFKC), keeping Chinese punctuation that NFKC would not touch."""
-    return unicodedata.normalize("NFKC", text)
+    """The form text is matched in: full-width to half-width (NFKC), keeping Chinese punctuation that NFKC would
+    not touch, and traditional characters as simplified (濟南 -> 济南), one character for one, so a question in
+    either script finds a document in either. Displayed text is never normalized."""
+    return unicodedata.normalize("NFKC", text).translate(_t2s())
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> dict[int, str]:
+    """OpenCC's traditional-to-simplified characters (its TSCharacters table, first choice), except characters
+    that simplified text uses too (those in GB2312: 著, 乾): converting them would change simplified text."""
+    try:
+        table = (resources.files("opencc") / "dictionary" / "TSCharacters.txt").read_text("utf-8")
+    except (ModuleNotFoundError, OSError):  # without the table, traditional text is matched as it is
+        return {}
+    out = {}
+    for line in table.splitlines():
+        trad, _, simple = line.partition("\t")
+        simple = simple.split()[0] if simple.split() else ""
+        if len(trad) == 1 and len(simple) == 1 and trad != simple and not _in_gb2312(trad):
+            out[ord(trad)] = simple
+    return out
+
+
+def _in_gb2312(ch: str) -> bool:
+    try:
+        ch.encode("gb2312")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def squash(text: str) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from eval.fixtures import make_pdf, render_lines  # noqa: F401  (the tests' own PDFs and page images)
 from rag import Settings, build_index
 from rag.embeddings import BaseEmbeddings, register_embeddings
 
@@ -104,56 +105,6 @@ def seeds_copy(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("corpus") / "seeds"
     shutil.copytree(SEEDS, target)
     return target
-
-
-def make_pdf(pages: list[list[str]]) -> bytes:
-    """A PDF whose pages hold the given lines, with a ToUnicode map so text extraction reads them (the font is
-    not embedded: nothing here needs the glyphs drawn)."""
-    objs: list[bytes] = []
-
-    def add(body: bytes) -> int:
-        objs.append(body)
-        return len(objs)
-
-    cmap = ["/CIDInit /ProcSet findresource begin 12 dict begin begincmap",
-            "/CMapName /Adobe-Identity-UCS def /CMapType 2 def",
-            "1 begincodespacerange <0000> <FFFF> endcodespacerange", "100 beginbfrange"]
-    ranges = [f"<{hi:02X}00> <{hi:02X}FF> <{hi:02X}00>" for hi in range(256)]
-    body = []
-    for i in range(0, 256, 100):
-        chunk = ranges[i:i + 100]
-        body.append(f"{len(chunk)} beginbfrange\n" + "\n".join(chunk) + "\nendbfrange")
-    cmap = "\n".join(cmap[:3] + body + ["endcmap CMapName currentdict /CMap defineresource pop end end"]).encode()
-    tounicode = add(b"<< /Length %d >>\nstream\n" % len(cmap) + cmap + b"\nendstream")
-    desc = add(b"<< /Type /FontDescriptor /FontName /NotoSansCJK /Flags 4 /FontBBox [0 -200 1000 900] /ItalicAngle 0 "
-               b"/Ascent 880 /Descent -120 /CapHeight 700 /StemV 80 >>")
-    cid = add(b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /NotoSansCJK /CIDSystemInfo << /Registry (Adobe) "
-              b"/Ordering (Identity) /Supplement 0 >> /FontDescriptor %d 0 R /DW 1000 /CIDToGIDMap /Identity >>" % desc)
-    font = add(b"<< /Type /Font /Subtype /Type0 /BaseFont /NotoSansCJK /Encoding /Identity-H "
-               b"/DescendantFonts [%d 0 R] /ToUnicode %d 0 R >>" % (cid, tounicode))
-    pages_id = len(objs) + 2 * len(pages) + 1
-    kids = []
-    for lines in pages:
-        ops = ["BT /F1 12 Tf 14 TL 50 780 Td"]
-        for line in lines:
-            ops.append("<" + "".join(f"{ord(ch):04X}" for ch in line) + "> Tj T*")
-        ops.append("ET")
-        stream = "\n".join(ops).encode()
-        content = add(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-        kids.append(add(b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842] /Contents %d 0 R "
-                        b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (pages_id, content, font)))
-    assert add(b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % k for k in kids), len(kids))) == pages_id
-    catalog = add(b"<< /Type /Catalog /Pages %d 0 R >>" % pages_id)
-    out = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for n, body in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, catalog, xref)
-    return bytes(out)
 
 
 # Three pages; the fact asked about is on page 2.
