@@ -87,6 +87,8 @@ def indexing_status() -> str:
     if state == "running":
         if INDEXING["what"] == "embedding" and total:
             return f"正在建立索引：计算向量 {done}/{total}……完成后即可提问。"
+        if INDEXING["what"] == "ocr":
+            return f"正在识别扫描页（第 {done}/{total} 页）……"
         return "正在读取和切分文档……"
     if state == "failed":
         return f"索引失败：{INDEXING['message']}"

@@ -34,7 +34,9 @@ class TerminalProgress:
         self.bar = None
 
     def __call__(self, done: int, total: int, what: str) -> None:
-        if what == "documents":
+        if what == "ocr":
+            print(f"OCR 第 {done}/{total} 页 (page read by OCR)", file=sys.stderr, flush=True)
+        elif what == "documents":
             print(f"找到 {total} 个文档 (documents)", file=sys.stderr, flush=True)
         elif what == "chunks":
             print(f"切分为 {total} 个段落 (chunks)", file=sys.stderr, flush=True)

@@ -19,6 +19,10 @@ from .config import Settings
 from .errors import LoaderError
 from .models import Document, Skipped
 
+# (done, total, what): what is "ocr" (a page read by OCR), "documents" (files read), "chunks" (passages cut) or
+# "embedding" (passages embedded), as build_index reports them
+Progress = Callable[[int, int, str], None]
+
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 SHEET_SUFFIXES = {".xlsx", ".csv"}
@@ -68,9 +72,10 @@ def _looks_like_text(text: str) -> bool:
 
 
 def load_file(path: str | os.PathLike, source: str | None = None, max_mb: float = Settings.max_file_mb,
-              ocr_cache: str | os.PathLike | None = None) -> Document:
+              ocr_cache: str | os.PathLike | None = None, progress: Progress | None = None) -> Document:
     """Load one file. Raises LoaderError saying why it cannot be used. `ocr_cache`: a folder where what OCR
-    read is kept by the file's content hash, so an unchanged file is never OCR'd twice."""
+    read is kept by the file's content hash, so an unchanged file is never OCR'd twice; `progress` hears
+    (page, pages, "ocr") as pages are read by OCR."""
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix not in SUFFIXES:
@@ -79,7 +84,7 @@ def load_file(path: str | os.PathLike, source: str | None = None, max_mb: float 
     if size > max_mb * 1024 * 1024:
         raise LoaderError(f"the file is {size / 1e6:.0f} MB, over the {max_mb} MB limit; split it, or raise RAG_MAX_FILE_MB")
     if suffix in IMAGE_SUFFIXES or suffix == ".pdf":
-        doc = _cached_ocr(p, suffix, ocr_cache)
+        doc = _cached_ocr(p, suffix, ocr_cache, progress)
     else:
         doc = Document("", _read_other(p, suffix))
     doc.text = doc.text.replace("\r\n", "\n").replace("\r", "\n")
@@ -102,7 +107,7 @@ def _read_other(p: Path, suffix: str) -> str:
     return _read_html(p)
 
 
-def _cached_ocr(p: Path, suffix: str, cache: str | os.PathLike | None) -> Document:
+def _cached_ocr(p: Path, suffix: str, cache: str | os.PathLike | None, progress: Progress | None) -> Document:
     """A PDF or an image read (with OCR where needed), from the cache when this content was read before."""
     import hashlib
     import json
@@ -112,7 +117,7 @@ def _cached_ocr(p: Path, suffix: str, cache: str | os.PathLike | None) -> Docume
     if key is not None and key.exists():
         d = json.loads(key.read_text("utf-8"))
         return Document("", d["text"], pages=d["pages"], stats=d["stats"])
-    doc = _read_image(p) if suffix in IMAGE_SUFFIXES else _read_pdf(p)
+    doc = _read_image(p) if suffix in IMAGE_SUFFIXES else _read_pdf(p, progress)
     if key is not None and doc.stats.get("ocr_pages"):  # only OCR is worth keeping
         key.parent.mkdir(parents=True, exist_ok=True)
         tmp = key.with_suffix(".tmp")
@@ -159,7 +164,7 @@ def _heading_level(style: str) -> int:
     return 0
 
 
-def _read_pdf(p: Path) -> Document:
+def _read_pdf(p: Path, progress: Progress | None = None) -> Document:
     """A PDF's pages in order; a page whose text layer is empty or unreadable is rendered and read by OCR."""
     try:
         from pypdf import PdfReader
@@ -180,6 +185,8 @@ def _read_pdf(p: Path) -> Document:
     stats = {}
     for i, text in enumerate(texts):
         if not _usable_page(text):
+            if progress:
+                progress(i + 1, len(texts), "ocr")
             page = _ocr_pdf_page(p, i)
             texts[i] = page.text
             stats["ocr_pages"] = stats.get("ocr_pages", 0) + 1
@@ -364,7 +371,8 @@ def iter_files(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[Path, str]]
 
 def load_paths(paths: Iterable[str | os.PathLike], max_mb: float = Settings.max_file_mb,
                ocr_cache: str | os.PathLike | None = None,
-               reuse: Callable[[Path, str], Document | None] | None = None) -> tuple[list[Document], list[Skipped]]:
+               reuse: Callable[[Path, str], Document | None] | None = None,
+               progress: Progress | None = None) -> tuple[list[Document], list[Skipped]]:
     """Load every usable file; return the documents and the skipped files with reasons. `reuse(file, source)`
     may return the Document an earlier build read from that unchanged file, so it is not read again."""
     docs: list[Document] = []
@@ -382,7 +390,7 @@ def load_paths(paths: Iterable[str | os.PathLike], max_mb: float = Settings.max_
             continue
         try:
             known = reuse(f, source) if reuse else None
-            docs.append(known or load_file(f, source=source, max_mb=max_mb, ocr_cache=ocr_cache))
+            docs.append(known or load_file(f, source=source, max_mb=max_mb, ocr_cache=ocr_cache, progress=progress))
             seen.add(source)
         except LoaderError as exc:
             skipped.append(Skipped(str(f), str(exc)))

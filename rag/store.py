@@ -20,7 +20,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
@@ -29,14 +29,12 @@ from .chunking import chunk_document
 from .config import CHUNKER_VERSION, Settings
 from .embeddings import BaseEmbeddings, get_embeddings
 from .errors import DocumentNotFound, IndexCorrupt, IndexMissing, IndexMismatch
-from .loaders import load_paths
+from .loaders import Progress, load_paths
 from .models import Chunk, Document, IndexStats
 from .vectorstore import VectorStore
 
 FORMAT = 1
 OCR_CACHE = "ocr-cache"  # in the index folder: what OCR read, by the file's content hash (kept across builds)
-# (done, total, what): what is "documents" (files read), "chunks" (passages cut) or "embedding" (passages embedded)
-Progress = Callable[[int, int, str], None]
 
 
 @dataclass
@@ -131,10 +129,11 @@ def corpus_signature(paths: Iterable[str], index: str | os.PathLike | None = Non
     return {d.source: sha256(d.text) for d in docs}
 
 
-def _load(paths: Iterable[str], root: Path | None, s: Settings) -> tuple[list[Document], list]:
+def _load(paths: Iterable[str], root: Path | None, s: Settings, progress: Progress | None = None
+          ) -> tuple[list[Document], list]:
     """The documents under paths; unchanged files come from the index's own copy, OCR from its cache."""
     return load_paths(paths, max_mb=s.max_file_mb, ocr_cache=root / OCR_CACHE if root else None,
-                      reuse=_reuser(root) if root else None)
+                      reuse=_reuser(root) if root else None, progress=progress)
 
 
 def file_stamp(path: Path) -> dict:
@@ -199,7 +198,7 @@ def build_index(
     paths = [str(p) for p in paths]
     root = Path(index)
     emb = embeddings or get_embeddings(s.embed_model)
-    docs, skipped = _load(paths, root, s)
+    docs, skipped = _load(paths, root, s, progress)
     if progress:
         progress(len(docs), len(docs), "documents")
 

@@ -197,3 +197,11 @@ def test_the_cli_prints_the_page(formats, capsys):
     finally:
         del os.environ["RAG_EMBED_MODEL"]
     assert "第2页" in capsys.readouterr().out
+
+
+def test_ocr_reports_its_pages(tmp_path):
+    seen = []
+    path = tmp_path / "scan.pdf"
+    path.write_bytes(make_pdf([["甲市2024年工作报告", "地区生产总值增长6%。"], render_lines(SCAN, height=1754)]))
+    doc = load_file(path, progress=lambda done, total, what: seen.append((done, total, what)))
+    assert seen == [(2, 2, "ocr")] and doc.stats["ocr_pages"] == 1 and doc.page_at(doc.text.index("6.5%")) == 2
