@@ -141,6 +141,8 @@ def answer_text(a: Answer, turn: int) -> str:
         text = f"未找到答案：{text}"
     if a.standalone:
         text += f"\n\n*按「{a.standalone}」检索*"  # what a follow-up was completed to
+    if a.warning:
+        text += f"\n\n（{a.warning}）"
     return text
 
 

@@ -120,9 +120,11 @@ def model_for(embed_model: str) -> dict:
 class Answerability:
     """Scores candidate answers with a fitted logistic model."""
 
-    def __init__(self, model: dict | None = None, threshold: float | None = None) -> None:
+    def __init__(self, model: dict | None = None, threshold: float | None = None, lexical: dict | None = None) -> None:
         self.model = model or load_weights()["full"]
         self.threshold = self.model["threshold"] if threshold is None else threshold
+        # A passage without a vector yet (a partial build) has no similarity: the model fitted without one judges it.
+        self.lexical = lexical
 
     def probability(self, f: dict[str, float]) -> float:
         """0 when a gate fails (an agreement that no right answer on dev lacked), else the logistic score."""
@@ -134,6 +136,8 @@ class Answerability:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def judge(self, q: Question, f: dict[str, float]) -> Verdict:
+        if self.lexical is not None and math.isnan(f.get("dense", 0.0)):
+            return Answerability(self.lexical).judge(q, f)
         p = self.probability(f)
         if p > 0 and p >= self.threshold:
             return Verdict(p, True)

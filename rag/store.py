@@ -24,6 +24,7 @@ from typing import Iterable
 
 import numpy as np
 
+from . import checkpoint
 from .bm25 import BM25Arrays, BM25Index, ChineseTokenizer, discover_names
 from .chunking import chunk_document
 from .config import CHUNKER_VERSION, Settings
@@ -34,6 +35,7 @@ from .models import Chunk, Document, IndexStats
 from .vectorstore import VectorStore
 
 FORMAT = 1
+MISSING = "missing.npy"  # in a partial build: the rows whose vectors are still being computed
 OCR_CACHE = "ocr-cache"  # in the index folder: what OCR read, by the file's content hash (kept across builds)
 
 
@@ -47,6 +49,7 @@ class Index:
     vectors: VectorStore
     bm25: BM25Index
     cache: dict = field(default_factory=dict, repr=False)  # what is derived once per loaded index (places …)
+    missing: frozenset[int] = frozenset()  # rows without a vector yet (a partial build)
 
     @property
     def model(self) -> str:
@@ -111,7 +114,13 @@ def load_index(index_dir: str | os.PathLike, settings: Settings | None = None) -
     bm25 = BM25Index.load(build)
     if not (len(chunks) == len(vectors) == int(bm25.retriever.scores["num_docs"]) == manifest.get("chunks")):
         raise IndexCorrupt(f"the index files in {build} disagree on the number of chunks; run `rag index` to rebuild")
-    return Index(build, manifest, chunks, vectors, bm25)
+    missing = frozenset()
+    if (build / MISSING).exists():
+        try:
+            missing = frozenset(np.load(build / MISSING, allow_pickle=False).tolist())
+        except (OSError, ValueError) as exc:
+            raise IndexCorrupt(f"{build / MISSING} is unreadable ({exc}); run `rag index` to rebuild") from exc
+    return Index(build, manifest, chunks, vectors, bm25, missing=missing)
 
 
 def _read_chunks(path: Path) -> list[Chunk]:
@@ -234,24 +243,16 @@ def build_index(
             }
         if progress:
             progress(len(chunks), len(chunks), "chunks")
+        old.update({k: v for k, v in checkpoint.load(root, emb.model_id, emb.dim).items() if k not in old})
         todo = [i for i, c in enumerate(chunks) if c.id not in old]
-        if progress and todo:
-            progress(0, len(todo), "embedding")
         vectors = np.zeros((len(chunks), emb.dim), dtype=np.float32)
         for i, c in enumerate(chunks):
             if c.id in old:
                 vectors[i] = old[c.id]
-        for start in range(0, len(todo), s.embed_batch):
-            batch = todo[start:start + s.embed_batch]
-            vectors[batch] = emb.embed_passages_array([chunks[i].embed_text() for i in batch])
-            if progress:
-                progress(min(start + s.embed_batch, len(todo)), len(todo), "embedding")
 
         texts = [c.embed_text() for c in chunks]
         tokenizer = ChineseTokenizer(discover_names(texts))
         bm25 = BM25Index.build(texts, tokenizer)
-        store = VectorStore.build(vectors, ann_threshold=s.ann_threshold, hnsw_m=s.hnsw_m, ef_search=s.hnsw_ef_search,
-                                  ef_construction=s.hnsw_ef_construction)
         manifest = {
             "format": FORMAT,
             "embed_model": s.embed_model,
@@ -261,11 +262,30 @@ def build_index(
             "paths": paths,
             "documents": per_doc,
             "chunks": len(chunks),
-            "vector_index": "exact" if store.exact else "hnsw",
             "built_at": time.strftime("%Y-%m-%d %H:%M:%S"),
             "settings": s.to_dict(),
         }
-        _write_build(root, chunks, docs, store, bm25, manifest)
+        # Lexical first: the build goes live with its BM25 index and the vectors it already has; the rest are
+        # embedded behind it, kept in the checkpoint batch by batch and published every partial_seconds.
+        missing = set(todo)
+        written = None
+        if todo:
+            written = _publish(root, chunks, docs, vectors, missing, bm25, manifest, s, None)
+            if progress:
+                progress(0, len(todo), "embedding")
+        published = time.monotonic()
+        for start in range(0, len(todo), s.embed_batch):
+            batch = todo[start:start + s.embed_batch]
+            vectors[batch] = emb.embed_passages_array([chunks[i].embed_text() for i in batch])
+            checkpoint.append(root, emb.model_id, emb.dim, [chunks[i].id for i in batch], vectors[batch])
+            missing.difference_update(batch)
+            if progress:
+                progress(min(start + s.embed_batch, len(todo)), len(todo), "embedding")
+            if missing and time.monotonic() - published >= s.partial_seconds:
+                written = _publish(root, chunks, docs, vectors, missing, bm25, manifest, s, written)
+                published = time.monotonic()
+        _publish(root, chunks, docs, vectors, set(), bm25, manifest, s, written)
+        checkpoint.clear(root, emb.model_id, emb.dim)
 
     return IndexStats(
         documents=len(docs), chunks=len(chunks), embedded=len(todo), reused=len(chunks) - len(todo),
@@ -285,7 +305,8 @@ def _unchanged(root: Path, paths: list[str], docs: list, emb: BaseEmbeddings, s:
     corpus then only reads the files (a rebuild re-tokenizes everything and rewrites the index)."""
     try:
         m = read_manifest(root)
-        if (not m or m.get("format") != FORMAT or m.get("chunker_version") != CHUNKER_VERSION or m.get("paths") != paths
+        if (not m or m.get("partial") or m.get("format") != FORMAT or m.get("chunker_version") != CHUNKER_VERSION
+                or m.get("paths") != paths
                 or m.get("model_id") != emb.model_id or m.get("dim") != emb.dim
                 or any(m.get("settings", {}).get(k) != getattr(s, k) for k in INDEX_SETTINGS)
                 or {k: v.get("hash") for k, v in m.get("documents", {}).items()} != {d.source: sha256(d.text) for d in docs}):
@@ -308,37 +329,60 @@ def _reusable_vectors(root: Path, emb: BaseEmbeddings, s: Settings) -> dict[str,
         build = current_build(root)
         chunks = _read_chunks(build / "chunks.jsonl")
         vecs = VectorStore.load(build).vectors()
+        missing = set(np.load(build / MISSING, allow_pickle=False).tolist()) if (build / MISSING).exists() else set()
     except (IndexCorrupt, OSError, ValueError):
         return {}  # a broken old index is simply rebuilt from scratch
     if len(chunks) != len(vecs):
         return {}
-    return {c.id: vecs[i] for i, c in enumerate(chunks)}
+    return {c.id: vecs[i] for i, c in enumerate(chunks) if i not in missing}  # a partial build's gaps are not vectors
+
+
+def _publish(root: Path, chunks: list[Chunk], docs: list[Document], vectors: np.ndarray, missing: set[int],
+             bm25: BM25Index, manifest: dict, s: Settings, previous: Path | None) -> Path:
+    """Write a build with the vectors there are and switch to it. A partial one (some rows without a vector)
+    says so in its manifest and lists those rows in missing.npy; it is searched exactly (an approximate index
+    is built once, for the complete build). Its text files come from `previous`, the last partial publish."""
+    partial = bool(missing)
+    store = VectorStore.build(vectors, ann_threshold=len(vectors) if partial else s.ann_threshold, hnsw_m=s.hnsw_m,
+                              ef_search=s.hnsw_ef_search, ef_construction=s.hnsw_ef_construction)
+    manifest = {**manifest, "vector_index": "exact" if store.exact else "hnsw", "built_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+    if partial:
+        manifest["partial"] = {"embedded": len(chunks) - len(missing), "total": len(chunks)}
+    return _write_build(root, chunks, docs, store, bm25, manifest, sorted(missing), previous)
 
 
 def _write_build(root: Path, chunks: list[Chunk], docs: list[Document], store: VectorStore, bm25: BM25Index,
-                 manifest: dict) -> None:
-    """Write a complete build folder, fsync it, then switch CURRENT to it in one atomic rename."""
+                 manifest: dict, missing: list[int] = (), previous: Path | None = None) -> Path:
+    """Write a complete build folder, fsync it, then switch CURRENT to it in one atomic rename. The chunks,
+    documents and BM25 files are hard-linked from `previous` (an earlier publish of the same build) if given."""
     name = f"build-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
     tmp = root / f".tmp-{name}"
-    tmp.mkdir(parents=True)
-    with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
-        for c in chunks:
-            fh.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
-    with (tmp / "documents.jsonl").open("w", encoding="utf-8") as fh:
-        for d in docs:
-            fh.write(json.dumps({"source": d.source, "text": d.text, "pages": d.pages, "stats": d.stats},
-                                ensure_ascii=False) + "\n")
+    if previous is not None and previous.is_dir():
+        shutil.copytree(previous, tmp, copy_function=os.link,
+                        ignore=shutil.ignore_patterns("manifest.json", MISSING, "vectors.faiss"))
+    else:
+        tmp.mkdir(parents=True)
+        with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
+            for c in chunks:
+                fh.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+        with (tmp / "documents.jsonl").open("w", encoding="utf-8") as fh:
+            for d in docs:
+                fh.write(json.dumps({"source": d.source, "text": d.text, "pages": d.pages, "stats": d.stats},
+                                    ensure_ascii=False) + "\n")
+        bm25.save(tmp)
     store.save(tmp)
-    bm25.save(tmp)
+    if missing:
+        np.save(tmp / MISSING, np.asarray(missing, dtype=np.int64))
     (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
     _fsync_tree(tmp)
     os.rename(tmp, root / name)
     pointer_tmp = root / ".CURRENT.tmp"
     pointer_tmp.write_text(name, "utf-8")
     _fsync_file(pointer_tmp)
-    previous = current_build(root) if (root / "CURRENT").exists() else None
+    live = current_build(root) if (root / "CURRENT").exists() else None
     os.replace(pointer_tmp, root / "CURRENT")
-    _cleanup(root, keep={name, previous.name if previous else ""})
+    _cleanup(root, keep={name, live.name if live else ""})
+    return root / name
 
 
 def _fsync_file(path: Path) -> None:
