@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import socket
@@ -255,19 +256,22 @@ def measure_progressive(name: str, paths: list[str], settings: Settings, questio
     t0 = time.perf_counter()
     proc = subprocess.Popen(_rag_command() + ["index", *paths, "--index", str(index)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    seen: list[tuple[float, str]] = []  # (seconds, answer) while the build goes on
+    def gist(a) -> tuple[str, frozenset]:  # the answer without its [n] markers, and the documents it quotes
+        return re.sub(r"\[\d+\]", "", a.answer), frozenset(c.source for c in a.citations if c.quote)
+
+    seen: list[tuple[float, tuple]] = []  # (seconds, gist) while the build goes on
     while proc.poll() is None:
         if (index / "CURRENT").exists():
             try:
-                seen.append((time.perf_counter() - t0, ask(question, index=str(index), settings=readers).answer))
+                seen.append((time.perf_counter() - t0, gist(ask(question, index=str(index), settings=readers))))
             except Exception:  # noqa: BLE001 - the build is switching; ask again
                 pass
         time.sleep(0.2)
     full = time.perf_counter() - t0
     assert "partial" not in (read_manifest(index) or {}), "the build did not finish"
-    final = ask(question, index=str(index), settings=readers).answer
-    # The first right answer: the complete index's answer (with the figure expected), given earlier.
-    first = next((t for t, answer in seen if answer == final), full) if right in final else None
+    final = gist(ask(question, index=str(index), settings=readers))
+    # The first right answer: the complete index's answer (holding the figure expected), given earlier.
+    first = next((t for t, g in seen if g == final), full) if right in final[0] else None
     texts = [c.embed_text() for c in load_index(index, settings).chunks]
     emb = get_embeddings(settings.embed_model)
     t = time.perf_counter()
