@@ -6,6 +6,7 @@ import logging
 import re
 import itertools
 import threading
+from functools import lru_cache
 from array import array
 from collections import Counter
 from pathlib import Path
@@ -26,7 +27,25 @@ STOPWORDS = set(
 PLACE_SUFFIXES = ("区", "县", "市", "镇", "街道", "新区", "片区")
 TOKEN_RE = re.compile(r"[\w.%]+")
 _LOCK = threading.Lock()
-_ADDED: set[str] = set()
+
+
+@lru_cache(maxsize=16)
+def _segmenter(user_words: tuple[str, ...]):
+    """A jieba segmenter with these words added: jieba's own dictionary loaded once per process (most of a
+    second), copied for each set of corpus words (tens of ms), so one index's words never change how another
+    index, or its questions, are cut."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    if not user_words:
+        return jieba.dt
+    with _LOCK:
+        jieba.dt.check_initialized()
+        tk = jieba.Tokenizer(jieba.dt.dictionary)
+        tk.FREQ, tk.total, tk.initialized = dict(jieba.dt.FREQ), jieba.dt.total, True
+        for w in user_words:
+            tk.add_word(w, freq=200_000)
+    return tk
 
 
 class ChineseTokenizer:
@@ -35,17 +54,8 @@ class ChineseTokenizer:
     A callable (text -> tokens), so it drops into bm25s and anything else that takes a tokenizer."""
 
     def __init__(self, user_words: Iterable[str] = ()) -> None:
-        import jieba
-
-        jieba.setLogLevel(logging.WARNING)
-        # One jieba dictionary per process: building it costs most of a second.
-        self._jieba = jieba.dt
         self.user_words = sorted(set(user_words))
-        with _LOCK:
-            for w in self.user_words:
-                if w not in _ADDED:
-                    self._jieba.add_word(w, freq=200_000)
-                    _ADDED.add(w)
+        self._jieba = _segmenter(tuple(self.user_words))
 
     def __call__(self, text: str) -> list[str]:
         text = normalize(text).lower()
