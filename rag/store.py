@@ -67,7 +67,8 @@ class Index:
                     for line in fh:
                         if line.strip():
                             d = json.loads(line)
-                            docs[d["source"]] = Document(d["source"], d["text"], pages=d.get("pages", []))
+                            docs[d["source"]] = Document(d["source"], d["text"], pages=d.get("pages", []),
+                                                         stats=d.get("stats", {}))
             self.cache["texts"] = docs
         if source not in docs:
             raise DocumentNotFound(f"the index holds no document '{source}'; index the file first (rag index)")
