@@ -100,6 +100,18 @@ def seeds_index(tmp_path_factory) -> str:
     return str(index)
 
 
+def knowledge_base(root: Path, seeds_index: str) -> tuple[Path, Path]:
+    """A corpus folder holding the seeds and its own index under root, from the session's seeds index: same
+    texts and model, so the rebuild over the new folder reuses every vector and embeds nothing."""
+    corpus, index = root / "corpus", root / "index"
+    corpus.mkdir()
+    for f in SEEDS.glob("*.txt"):
+        shutil.copy(f, corpus)
+    shutil.copytree(seeds_index, index)
+    assert build_index([str(corpus)], index=str(index), settings=Settings(corpus=str(corpus))).embedded == 0
+    return corpus, index
+
+
 @pytest.fixture(scope="session")
 def seeds_copy(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("corpus") / "seeds"

@@ -7,7 +7,6 @@ temporary folder), never into the repository."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -19,12 +18,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from rag import Settings, build_index
+from conftest import knowledge_base
+
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT / "seeds"
 ARTIFACTS = Path(os.environ.get("RAG_TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "rag-test-artifacts") / "browser"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -80,15 +79,7 @@ def app(request, tmp_path_factory):
     _need_browser()  # before the slow index build
     seeds_index = request.getfixturevalue("seeds_index")
     root = tmp_path_factory.mktemp("browser")
-    corpus, index = root / "corpus", root / "index"
-    corpus.mkdir()
-    for f in SEEDS.glob("*.txt"):
-        shutil.copy(f, corpus)
-    shutil.copytree(seeds_index, index)
-    # The copied index was built from seeds/; rebuilding it from the temp corpus makes it the page's
-    # knowledge base. Same texts and model, so every vector is reused and nothing is re-embedded.
-    stats = build_index([str(corpus)], index=str(index), settings=Settings(corpus=str(corpus)))
-    assert stats.embedded == 0
+    corpus, index = knowledge_base(root, seeds_index)  # the page's knowledge base: a copy of the seeds
     port = _free_port()
     log = root / "server.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}

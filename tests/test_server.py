@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -19,12 +18,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from rag import Settings, build_index
+from conftest import knowledge_base
+
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT / "seeds"
 KEY = "test-key-7f3a9c"
 MODEL = "rag-knowledge-base"
 QUESTION = "起步区2024年固定资产投资目标是多少"
@@ -41,12 +40,7 @@ def _free_port() -> int:
 def server(request, tmp_path_factory):
     seeds_index = request.getfixturevalue("seeds_index")
     root = tmp_path_factory.mktemp("server")
-    corpus, index = root / "corpus", root / "index"
-    corpus.mkdir()
-    for f in SEEDS.glob("*.txt"):
-        shutil.copy(f, corpus)
-    shutil.copytree(seeds_index, index)
-    assert build_index([str(corpus)], index=str(index), settings=Settings(corpus=str(corpus))).embedded == 0
+    corpus, index = knowledge_base(root, seeds_index)
     port = _free_port()
     log = open(root / "server.log", "w")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "RAG_API_KEY": KEY}
