@@ -50,7 +50,8 @@ class Settings:
     # Dev conversations: 0 -> 0.3 took follow-up accuracy 0.711 -> 0.724, hit@1 0.829 -> 0.855 (0.6, 1.0 no better).
     context_bonus: float = 0.3
     # A build goes live with BM25 at once and its vectors fill in behind: a new partial build is published
-    # every this many seconds while embedding (each publish rewrites the vector index: a few ms for the seeds).
+    # every this many seconds while embedding, or ten times as long as the last publish took when that is more
+    # (each publish rewrites the vector index: a few ms for the seeds, seconds for a million chunks).
     partial_seconds: float = 30.0
     ann_threshold: int = 100_000  # above this many chunks the vector index is HNSW, not exact
     hnsw_m: int = 32

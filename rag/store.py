@@ -270,8 +270,13 @@ def build_index(
         # embedded behind it, kept in the checkpoint batch by batch and published every partial_seconds.
         missing = set(todo)
         written = None
+        wait = s.partial_seconds
         if todo:
+            t = time.monotonic()
             written = _publish(root, chunks, docs, vectors, missing, bm25, manifest, s, None)
+            # A publish rewrites the vector index: on a big corpus it takes long, so publishing never takes
+            # more than a tenth of the build's time.
+            wait = max(s.partial_seconds, 10 * (time.monotonic() - t))
             if progress:
                 progress(0, len(todo), "embedding")
         published = time.monotonic()
@@ -282,9 +287,11 @@ def build_index(
             missing.difference_update(batch)
             if progress:
                 progress(min(start + s.embed_batch, len(todo)), len(todo), "embedding")
-            if missing and time.monotonic() - published >= s.partial_seconds:
+            if missing and time.monotonic() - published >= wait:
+                t = time.monotonic()
                 written = _publish(root, chunks, docs, vectors, missing, bm25, manifest, s, written)
                 published = time.monotonic()
+                wait = max(s.partial_seconds, 10 * (published - t))
         _publish(root, chunks, docs, vectors, set(), bm25, manifest, s, written)
         checkpoint.clear(root, emb.model_id, emb.dim)
 
