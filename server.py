@@ -180,8 +180,7 @@ def api_routes(index: str, corpus: str, settings: Settings, api_key: str) -> lis
     @api.post("/documents")
     def upload(files: list[UploadFile] = File(...)) -> dict:
         """Add files to the knowledge-base folder (the page's checks: name, type, size) and re-index."""
-        if kb.managed_paths(index, corpus) is None:
-            kb.reindex(index, corpus, settings)  # raises NotManaged, saying why
+        kb.managed(index, corpus)  # raises NotManaged (409) before anything is saved or deleted
         saved = []
         with tempfile.TemporaryDirectory() as tmp:
             for f in files:
@@ -196,8 +195,7 @@ def api_routes(index: str, corpus: str, settings: Settings, api_key: str) -> lis
     @api.delete("/documents/{name}")
     def delete(name: str) -> dict:
         """Remove a file from the knowledge-base folder and re-index."""
-        if kb.managed_paths(index, corpus) is None:
-            kb.reindex(index, corpus, settings)  # raises NotManaged, saying why
+        kb.managed(index, corpus)  # raises NotManaged (409) before anything is saved or deleted
         kb.delete_file(name, corpus)
         stats = kb.reindex(index, corpus, settings)
         return {"deleted": name, "documents": stats.documents, "chunks": stats.chunks}

@@ -230,8 +230,10 @@ def make_app(index: str = "index", corpus: str | None = None) -> gr.Blocks:
     def upload(paths, progress=gr.Progress()):
         if not paths:
             return kb_outputs("请先选择要上传的文件。") + (None,)
-        if kb.managed_paths(index, corpus) is None:
-            return kb_outputs(reindex(progress)) + (None,)  # says why it will not
+        try:
+            kb.managed(index, corpus)
+        except NotManaged as exc:
+            return kb_outputs(f"注意：{exc}") + (None,)
         saved, refused = [], []
         for p in paths:
             try:
@@ -248,8 +250,10 @@ def make_app(index: str = "index", corpus: str | None = None) -> gr.Blocks:
     def delete(source, progress=gr.Progress()):
         if not source:
             return kb_outputs("没有删除任何文档（未选择，或已取消）。")
-        if kb.managed_paths(index, corpus) is None:
-            return kb_outputs(reindex(progress))  # says why it will not
+        try:
+            kb.managed(index, corpus)
+        except NotManaged as exc:
+            return kb_outputs(f"注意：{exc}")
         try:
             delete_file(source, corpus)
         except BadUpload as exc:

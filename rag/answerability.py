@@ -124,7 +124,7 @@ class Answerability:
         self.model = model or load_weights()["full"]
         self.threshold = self.model["threshold"] if threshold is None else threshold
         # A passage without a vector yet (a partial build) has no similarity: the model fitted without one judges it.
-        self.lexical = lexical
+        self.lexical = Answerability(lexical) if lexical is not None else None
 
     def probability(self, f: dict[str, float]) -> float:
         """0 when a gate fails (an agreement that no right answer on dev lacked), else the logistic score."""
@@ -137,7 +137,7 @@ class Answerability:
 
     def judge(self, q: Question, f: dict[str, float]) -> Verdict:
         if self.lexical is not None and math.isnan(f.get("dense", 0.0)):
-            return Answerability(self.lexical).judge(q, f)
+            return self.lexical.judge(q, f)
         p = self.probability(f)
         if p > 0 and p >= self.threshold:
             return Verdict(p, True)

@@ -255,16 +255,25 @@ class ExtractiveAnswerer(Answerer):
         q = self._read(question)
         return q, [(c, self.features(q, hits, c)) for c in self.candidates(q, hits)]
 
+    def choose(self, q: Question, hits: list[ScoredChunk]) -> tuple[_Candidate | None, Verdict | None]:
+        """The best candidate that the answerability model accepts (None if none does), and the verdict on the
+        first candidate: a passage about another year or place gives way to the next passage's candidate
+        rather than to a decline, and a decline gives the first candidate's reason."""
+        first: Verdict | None = None
+        for cand, f in self.assess(q, hits)[1]:
+            verdict = self.answerability.judge(q, f)
+            if verdict.ok:
+                return cand, verdict
+            first = first or verdict
+        return None, first
+
     def confidence(self, question: Question | str, hits: list[ScoredChunk]) -> float:
         """The answerability of the answer it would give (0 when it would decline)."""
         q = self._read(question)
         if question_reason(q):
             return 0.0
-        for cand, f in self.assess(q, hits)[1]:
-            verdict = self.answerability.judge(q, f)
-            if verdict.ok:
-                return verdict.p
-        return 0.0
+        chosen, verdict = self.choose(q, hits)
+        return verdict.p if chosen is not None else 0.0
 
     def answer(self, question: Question | str, hits: list[ScoredChunk]) -> Answer:
         q = self._read(question)
@@ -272,16 +281,7 @@ class ExtractiveAnswerer(Answerer):
         reason = question_reason(q)
         if reason:
             return Answer(q.text, reason, False, cites)
-        # The best candidate that the answerability model accepts: a passage about another year or place
-        # gives way to the next passage's candidate rather than to a decline.
-        first: Verdict | None = None
-        chosen = None
-        for cand, f in self.assess(q, hits)[1]:
-            verdict = self.answerability.judge(q, f)
-            first = first or verdict
-            if verdict.ok:
-                chosen = cand
-                break
+        chosen, first = self.choose(q, hits)
         if chosen is None:
             return Answer(q.text, first.reason if first else NOT_FOUND, False, cites)
         return self._answer_with(q, chosen, cites, hits)

@@ -65,23 +65,23 @@ def delete_file(source: str, corpus: str) -> None:
     target.unlink()
 
 
-def managed_paths(index: str, corpus: str) -> list[str] | None:
-    """What a re-index of the knowledge base rebuilds: the corpus folder, or None when the index was built
-    from other folders (an index of someone's own files is never silently replaced by the corpus)."""
+def managed(index: str, corpus: str) -> list[str]:
+    """What a re-index of the knowledge base rebuilds: the corpus folder. Raises NotManaged when the index was
+    built from other folders (an index of someone's own files is never silently replaced by the corpus)."""
     manifest = read_manifest(index)
     if manifest is None:
         return [corpus]
     paths = manifest.get("paths") or []
-    return paths if [Path(p).resolve() for p in paths] == [Path(corpus).resolve()] else None
+    if [Path(p).resolve() for p in paths] != [Path(corpus).resolve()]:
+        raise NotManaged(f"这个索引来自 {paths}，不是知识库文件夹 `{corpus}`；"
+                         f"请用 `--corpus` 指定该文件夹，或在命令行用 `rag index` 重新索引。")
+    return paths
 
 
 def reindex(index: str, corpus: str, settings: Settings, progress: Progress | None = None) -> IndexStats:
     """Rebuild the index from the corpus folder with the index's own model (never switched silently) and load
     it, so the next question does not wait. Raises NotManaged when the index holds other folders."""
-    paths = managed_paths(index, corpus)
-    if paths is None:
-        raise NotManaged(f"这个索引来自 {(read_manifest(index) or {}).get('paths')}，不是知识库文件夹 `{corpus}`；"
-                         f"请用 `--corpus` 指定该文件夹，或在命令行用 `rag index` 重新索引。")
+    paths = managed(index, corpus)
     s = settings.replace(embed_model=(read_manifest(index) or {}).get("embed_model"))
     stats = build_index(paths, index=index, settings=s, progress=progress)
     get_engine(index, settings)

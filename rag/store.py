@@ -35,6 +35,7 @@ from .models import Chunk, Document, IndexStats
 from .vectorstore import VectorStore
 
 FORMAT = 1
+DOCUMENTS = "documents.jsonl"  # each document's text as loaded, for the reader and for re-indexing
 MISSING = "missing.npy"  # in a partial build: the rows whose vectors are still being computed
 OCR_CACHE = "ocr-cache"  # in the index folder: what OCR read, by the file's content hash (kept across builds)
 
@@ -60,16 +61,7 @@ class Index:
         Raises DocumentNotFound when the index holds no such document."""
         docs = self.cache.get("texts")
         if docs is None:
-            docs = {}
-            path = self.path / "documents.jsonl"
-            if path.exists():
-                with path.open(encoding="utf-8") as fh:
-                    for line in fh:
-                        if line.strip():
-                            d = json.loads(line)
-                            docs[d["source"]] = Document(d["source"], d["text"], pages=d.get("pages", []),
-                                                         stats=d.get("stats", {}))
-            self.cache["texts"] = docs
+            docs = self.cache["texts"] = read_documents(self.path)
         if source not in docs:
             raise DocumentNotFound(f"the index holds no document '{source}'; index the file first (rag index)")
         return docs[source]
@@ -159,7 +151,7 @@ def _reuser(root: Path):
         build = current_build(root)
     except IndexCorrupt:
         return None
-    if not recorded or build is None or not (build / "documents.jsonl").exists():
+    if not recorded or build is None or not (build / DOCUMENTS).exists():
         return None
     texts: dict[str, Document] = {}
 
@@ -168,15 +160,9 @@ def _reuser(root: Path):
         if not stamp or stamp != file_stamp(path):
             return None
         if not texts:
-            with (build / "documents.jsonl").open(encoding="utf-8") as fh:
-                for line in fh:
-                    if line.strip():
-                        d = json.loads(line)
-                        texts[d["source"]] = d
+            texts.update(read_documents(build))
         d = texts.get(source)
-        if d is None:
-            return None
-        return Document(source, d["text"], str(path), d.get("pages", []), d.get("stats", {}))
+        return Document(source, d.text, str(path), d.pages, d.stats) if d else None
 
     return reuse
 
@@ -359,6 +345,18 @@ def _publish(root: Path, chunks: list[Chunk], docs: list[Document], vectors: np.
     return _write_build(root, chunks, docs, store, bm25, manifest, sorted(missing), previous)
 
 
+def read_documents(build: Path) -> dict[str, Document]:
+    """The documents a build keeps (text as loaded, page starts, reading stats), by source."""
+    docs: dict[str, Document] = {}
+    if (build / DOCUMENTS).exists():
+        with (build / DOCUMENTS).open(encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    d = json.loads(line)
+                    docs[d["source"]] = Document(d["source"], d["text"], pages=d.get("pages", []), stats=d.get("stats", {}))
+    return docs
+
+
 def _write_build(root: Path, chunks: list[Chunk], docs: list[Document], store: VectorStore, bm25: BM25Index,
                  manifest: dict, missing: list[int] = (), previous: Path | None = None) -> Path:
     """Write a complete build folder, fsync it, then switch CURRENT to it in one atomic rename. The chunks,
@@ -373,7 +371,7 @@ def _write_build(root: Path, chunks: list[Chunk], docs: list[Document], store: V
         with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
             for c in chunks:
                 fh.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
-        with (tmp / "documents.jsonl").open("w", encoding="utf-8") as fh:
+        with (tmp / DOCUMENTS).open("w", encoding="utf-8") as fh:
             for d in docs:
                 fh.write(json.dumps({"source": d.source, "text": d.text, "pages": d.pages, "stats": d.stats},
                                     ensure_ascii=False) + "\n")
