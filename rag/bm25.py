@@ -178,8 +178,9 @@ class BM25Index:
     def build(cls, texts: list[str], tokenizer: ChineseTokenizer) -> "BM25Index":
         return cls(BM25Arrays.build(texts, tokenizer), tokenizer)
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every document for the query (zeros when no query word is known)."""
+    def scores(self, query: str, also=()) -> np.ndarray:
+        """BM25 score of every document for the query (zeros when no query word is known). `also` (rows the
+        caller will look at) is for backends that score only candidates; every row is scored here."""
         n = int(self.retriever.scores["num_docs"])
         tokens = [t for t in self.tokenizer(query) if t in self._vocab]
         if not tokens or n == 0:

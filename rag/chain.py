@@ -13,13 +13,14 @@ from langchain_core.runnables import Runnable, RunnableLambda
 
 from .answerer import Answerer, ExtractiveAnswerer, citations_for
 from .config import CHUNKER_VERSION, Settings
-from .embeddings import get_embeddings
+from .embeddings import BaseEmbeddings, Reconnecting, get_embeddings
 from .conversation import about_last, check_rewrite, context_of, continues_list, resolve, said_before, turn_question
-from .errors import BadQuestion, IndexMissing, LLMError, RagError
+from .errors import BadQuestion, EmbeddingError, IndexMismatch, IndexMissing, LLMError, RagError
+from .milvus import is_milvus
 from .models import Answer, Citation
 from .question import Question
 from .retriever import HybridRetriever, analyzer, document_text
-from .store import FORMAT, Index, Progress, build_index, corpus_signature, current_build, load_index, read_manifest
+from .store import FORMAT, Index, Progress, build_index, corpus_signature, live_version, load_index, read_manifest
 
 
 def clean_question(question, max_chars: int = 2000) -> str:
@@ -117,6 +118,9 @@ def finish(turn: dict, answer: Answer) -> Answer:
     answer.question = turn["question"]
     answer.standalone = turn["standalone"] if turn["standalone"] != turn["question"] else ""
     partial = turn.get("partial")
+    if turn["read"].keywords_only:
+        note = "嵌入服务暂时连不上，本次只按关键词检索 (the embedding server is unreachable: keyword search only)"
+        answer.warning = f"{answer.warning}；{note}" if answer.warning else note
     if partial:
         share = round(100 * partial["embedded"] / max(1, partial["total"]))
         note = f"索引中 {share}%：部分段落的向量还在计算，结果可能不全 (index {share}% embedded)"
@@ -124,7 +128,7 @@ def finish(turn: dict, answer: Answer) -> Answer:
     return answer
 
 
-_ENGINES: dict[str, tuple[Path, Engine]] = {}
+_ENGINES: dict[str, tuple[str, Engine]] = {}
 _LOCK = threading.Lock()
 
 
@@ -133,22 +137,40 @@ def get_engine(index: str | os.PathLike = "index", settings: Settings | None = N
     """The engine for an index directory, built first if missing or stale for the default corpus (`progress`
     hears how that build goes), and reloaded when a re-index has replaced the live build."""
     s = settings or Settings.from_env()
-    key = f"{Path(index).resolve()}|{s!r}"  # other settings (weights, top_k …) get their own engine
+    key = f"{index if is_milvus(index) else Path(index).resolve()}|{s!r}"  # other settings get their own engine
     with _LOCK:
-        _ensure_fresh(Path(index), s, progress)
-        build = current_build(index)
+        _ensure_fresh(index, s, progress)
+        build = live_version(index)
         cached = _ENGINES.get(key)
         if cached and cached[0] == build:
             return cached[1]
         idx = load_index(index, s)
         model = idx.model
-        emb = get_embeddings(model)
+        emb = _embeddings(idx, s)
         s = s.replace(embed_model=model)
         retriever = HybridRetriever(index=idx, embeddings=emb, settings=s, top_k=s.top_k)
         answerer = make_answerer(idx, s)
         engine = Engine(idx, retriever, answerer, s, getattr(answerer, "fallback", answerer))
         _ENGINES[key] = (build, engine)
         return engine
+
+
+def _embeddings(idx: Index, s: Settings) -> BaseEmbeddings:
+    """The index's own embedding model: in this process, or from the server at s.embed_url. A server that is
+    down now is tried again at each question (keywords answer meanwhile); one that serves another model than
+    the index's is refused."""
+    if not s.embed_url:
+        return get_embeddings(idx.model)
+    try:
+        emb = get_embeddings(idx.model, s.embed_url, s.embed_api_key)
+    except EmbeddingError:
+        return Reconnecting(s.embed_url, idx.model, s.embed_api_key, idx.manifest.get("model_id", ""),
+                            idx.manifest.get("dim", 0))
+    if idx.manifest.get("model_id") and emb.model_id != idx.manifest["model_id"]:
+        raise IndexMismatch(f"the index was embedded with {idx.manifest['model_id']}, the embedding server at "
+                            f"{s.embed_url} serves {emb.model_id}; re-index with it, or point RAG_EMBED_URL at "
+                            f"a server of the index's model")
+    return emb
 
 
 def make_answerer(idx: Index, s: Settings) -> Answerer:
@@ -163,7 +185,7 @@ def make_answerer(idx: Index, s: Settings) -> Answerer:
     raise RagError(f"unknown answerer '{s.answerer}': choose extractive or llm")
 
 
-def _ensure_fresh(index: Path, s: Settings, progress: Progress | None = None) -> None:
+def _ensure_fresh(index: str | os.PathLike, s: Settings, progress: Progress | None = None) -> None:
     """Build the index from the default corpus when it is missing, or stale for that corpus."""
     manifest = read_manifest(index)
     corpus = s.corpus
@@ -185,7 +207,7 @@ def _ensure_fresh(index: Path, s: Settings, progress: Progress | None = None) ->
 _SIG_CACHE: dict[str, tuple[tuple, dict]] = {}
 
 
-def _signature(corpus: str, index: Path) -> dict:
+def _signature(corpus: str, index: str | os.PathLike) -> dict:
     """Content hashes of the corpus, recomputed only when a file's size or mtime changed."""
     stat_key = tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in Path(corpus).rglob("*") if p.is_file()))
     cached = _SIG_CACHE.get(corpus)

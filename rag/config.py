@@ -18,6 +18,8 @@ class Settings:
     index_dir: str = "index"
     corpus: str = "seeds"  # the default corpus folder that ask() keeps indexed
     embed_model: str = DEFAULT_MODEL
+    embed_url: str = ""  # an OpenAI-compatible embeddings server, e.g. http://127.0.0.1:8080/v1; "" = in-process
+    embed_api_key: str = field(default="", repr=False)  # its bearer key; never written to the manifest
     embed_batch: int = 16
     top_k: int = 5
 
@@ -53,6 +55,12 @@ class Settings:
     # every this many seconds while embedding, or ten times as long as the last publish took when that is more
     # (each publish rewrites the vector index: a few ms for the seeds, seconds for a million chunks).
     partial_seconds: float = 30.0
+    # Milvus (an index location ending in .db, or an http(s):// URI): Milvus proposes this many dense and BM25
+    # candidates each, which we score and fuse ourselves (at least dense_/bm25_candidates). 50 as the issue
+    # asked: on dev it gives the folder index's candidates (eval/RESULTS.md).
+    engine_candidates: int = 50
+    milvus_collection: str = "rag"  # the collection name (several indexes can share one Milvus server)
+    milvus_token: str = field(default="", repr=False)  # "user:password" or an API key; never written to the manifest
     ann_threshold: int = 100_000  # above this many chunks the vector index is HNSW, not exact
     hnsw_m: int = 32
     hnsw_ef_search: int = 128
@@ -107,6 +115,8 @@ class Settings:
         d = dataclasses.asdict(self)
         d.pop("llm_api_key", None)
         d.pop("api_key", None)
+        d.pop("milvus_token", None)
+        d.pop("embed_api_key", None)
         return d
 
 

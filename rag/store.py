@@ -8,6 +8,9 @@ Layout of an index directory:
     <build>/vectors.faiss   the FAISS index
     <build>/bm25/           the bm25s index (JSON + .npy, no pickle) and the discovered user words
 A build writes a new folder and only then points CURRENT at it, so a crash never breaks the old index.
+
+An index location ending in `.db`, or an http(s):// URI, is in Milvus instead (rag/milvus.py): the same
+builds, loaded into the same Index.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -29,8 +32,9 @@ from .bm25 import BM25Arrays, BM25Index, ChineseTokenizer, discover_names
 from .chunking import chunk_document
 from .config import CHUNKER_VERSION, Settings
 from .embeddings import BaseEmbeddings, get_embeddings
-from .errors import DocumentNotFound, IndexCorrupt, IndexMissing, IndexMismatch
+from .errors import DocumentNotFound, IndexCorrupt, IndexMissing, IndexMismatch, RagError
 from .loaders import Progress, load_paths
+from .milvus import is_milvus, store_at
 from .models import Chunk, Document, IndexStats
 from .vectorstore import VectorStore
 
@@ -51,6 +55,8 @@ class Index:
     bm25: BM25Index
     cache: dict = field(default_factory=dict, repr=False)  # what is derived once per loaded index (places …)
     missing: frozenset[int] = frozenset()  # rows without a vector yet (a partial build)
+    texts: Callable[[], dict[str, Document]] | None = field(default=None, repr=False)  # the documents' text
+    version: str = ""  # the live build (a folder, or a Milvus generation) this was loaded from
 
     @property
     def model(self) -> str:
@@ -61,7 +67,7 @@ class Index:
         Raises DocumentNotFound when the index holds no such document."""
         docs = self.cache.get("texts")
         if docs is None:
-            docs = self.cache["texts"] = read_documents(self.path)
+            docs = self.cache["texts"] = self.texts() if self.texts else read_documents(self.path)
         if source not in docs:
             raise DocumentNotFound(f"the index holds no document '{source}'; index the file first (rag index)")
         return docs[source]
@@ -83,7 +89,18 @@ def current_build(index_dir: str | os.PathLike) -> Path | None:
     return root / name
 
 
+def live_version(index: str | os.PathLike) -> str | None:
+    """What identifies the live build (its folder, or its Milvus generation): it changes at every re-index."""
+    if is_milvus(index):
+        return store_at(index).live()
+    build = current_build(index)
+    return str(build) if build else None
+
+
 def read_manifest(index_dir: str | os.PathLike) -> dict | None:
+    """The live build's manifest (model, settings, documents), or None when there is no index."""
+    if is_milvus(index_dir):
+        return store_at(index_dir).manifest()
     build = current_build(index_dir)
     if build is None:
         return None
@@ -96,12 +113,13 @@ def read_manifest(index_dir: str | os.PathLike) -> dict | None:
 def load_index(index_dir: str | os.PathLike, settings: Settings | None = None) -> Index:
     """Load the live index. Raises IndexMissing, IndexCorrupt, or IndexMismatch (other model)."""
     s = settings or Settings()
+    if is_milvus(index_dir):
+        return store_at(index_dir, s).load(s)
     build = current_build(index_dir)
     if build is None:
         raise IndexMissing(f"no index in '{index_dir}'; build one with `rag index [PATH...] --index {index_dir}`")
     manifest = read_manifest(index_dir)
-    if manifest.get("format") != FORMAT or manifest.get("chunker_version") != CHUNKER_VERSION:
-        raise IndexMismatch(f"the index in '{index_dir}' was built by another version; run `rag index` to rebuild")
+    check_version(manifest, index_dir)
     chunks = _read_chunks(build / "chunks.jsonl")
     vectors = VectorStore.load(build, ef_search=s.hnsw_ef_search)
     bm25 = BM25Index.load(build)
@@ -113,7 +131,13 @@ def load_index(index_dir: str | os.PathLike, settings: Settings | None = None) -
             missing = frozenset(np.load(build / MISSING, allow_pickle=False).tolist())
         except (OSError, ValueError) as exc:
             raise IndexCorrupt(f"{build / MISSING} is unreadable ({exc}); run `rag index` to rebuild") from exc
-    return Index(build, manifest, chunks, vectors, bm25, missing=missing)
+    return Index(build, manifest, chunks, vectors, bm25, missing=missing, version=str(build))
+
+
+def check_version(manifest: dict, location) -> None:
+    """Raises IndexMismatch when another version of this package (format or chunker) built the index."""
+    if manifest.get("format") != FORMAT or manifest.get("chunker_version") != CHUNKER_VERSION:
+        raise IndexMismatch(f"the index in '{location}' was built by another version; run `rag index` to rebuild")
 
 
 def _read_chunks(path: Path) -> list[Chunk]:
@@ -127,15 +151,21 @@ def _read_chunks(path: Path) -> list[Chunk]:
 def corpus_signature(paths: Iterable[str], index: str | os.PathLike | None = None) -> dict[str, str]:
     """source -> content hash of every usable file under paths (what the manifest records). With the index,
     files it read before and that did not change are not read again (no PDF parsing, no OCR)."""
-    docs, _ = _load(paths, Path(index) if index else None, Settings())
+    docs, _ = _load(paths, index, Settings())
     return {d.source: sha256(d.text) for d in docs}
 
 
-def _load(paths: Iterable[str], root: Path | None, s: Settings, progress: Progress | None = None
+def state_folder(index: str | os.PathLike) -> Path:
+    """Where a build keeps what is local to this machine (its lock, embedding checkpoint and OCR cache): the
+    index folder itself, or for Milvus a folder beside the .db file or in the user's cache."""
+    return store_at(index).state if is_milvus(index) else Path(index)
+
+
+def _load(paths: Iterable[str], index: str | os.PathLike | None, s: Settings, progress: Progress | None = None
           ) -> tuple[list[Document], list]:
     """The documents under paths; unchanged files come from the index's own copy, OCR from its cache."""
-    return load_paths(paths, max_mb=s.max_file_mb, ocr_cache=root / OCR_CACHE if root else None,
-                      reuse=_reuser(root) if root else None, progress=progress)
+    return load_paths(paths, max_mb=s.max_file_mb, ocr_cache=state_folder(index) / OCR_CACHE if index else None,
+                      reuse=_reuser(index) if index else None, progress=progress)
 
 
 def file_stamp(path: Path) -> dict:
@@ -143,15 +173,15 @@ def file_stamp(path: Path) -> dict:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def _reuser(root: Path):
+def _reuser(index: str | os.PathLike):
     """(file, source) -> the Document the live build read from that file, when its size and mtime are the
     ones recorded; else None."""
     try:
-        recorded = (read_manifest(root) or {}).get("documents", {})
-        build = current_build(root)
+        recorded = (read_manifest(index) or {}).get("documents", {})
+        build = None if is_milvus(index) else current_build(index)
     except IndexCorrupt:
         return None
-    if not recorded or build is None or not (build / DOCUMENTS).exists():
+    if not recorded or (not is_milvus(index) and (build is None or not (build / DOCUMENTS).exists())):
         return None
     texts: dict[str, Document] = {}
 
@@ -160,7 +190,7 @@ def _reuser(root: Path):
         if not stamp or stamp != file_stamp(path):
             return None
         if not texts:
-            texts.update(read_documents(build))
+            texts.update(store_at(index).documents() if is_milvus(index) else read_documents(build))
         d = texts.get(source)
         return Document(source, d.text, str(path), d.pages, d.stats) if d else None
 
@@ -192,14 +222,15 @@ def build_index(
     s = settings or Settings()
     t0 = time.perf_counter()
     paths = [str(p) for p in paths]
-    root = Path(index)
-    emb = embeddings or get_embeddings(s.embed_model)
-    docs, skipped = _load(paths, root, s, progress)
+    mv = store_at(index, s) if is_milvus(index) else None
+    root = mv.state if mv else Path(index)  # for Milvus: the local lock, checkpoint and OCR cache
+    emb = embeddings or get_embeddings(s.embed_model, s.embed_url, s.embed_api_key)
+    docs, skipped = _load(paths, index, s, progress)
     if progress:
         progress(len(docs), len(docs), "documents")
 
     with _build_lock(root):
-        same = _unchanged(root, paths, docs, emb, s)
+        same = _unchanged(index, paths, docs, emb, s)
         if same is not None:  # nothing to do: no chunking, tokenizing, index building or writing
             return IndexStats(
                 documents=len(docs), chunks=same["chunks"], embedded=0, reused=same["chunks"],
@@ -207,8 +238,8 @@ def build_index(
                 per_document={k: {"title": v["title"], "chunks": v["chunks"], **v["chunk_chars"]}
                               for k, v in same["documents"].items()},
             )
-        old = _reusable_vectors(root, emb, s)
-        before = (read_manifest(root) or {}).get("documents", {}) if current_build(root) else {}
+        old = mv.old_vectors(s.embed_model, emb.dim) if mv else _reusable_vectors(root, emb, s)
+        before = (read_manifest(index) or {}).get("documents", {})
         chunks: list[Chunk] = []
         per_doc: dict[str, dict] = {}
         for d in docs:
@@ -254,10 +285,11 @@ def build_index(
         }
         # Lexical first: the build goes live with its BM25 index and the vectors it already has; the rest are
         # embedded behind it, kept in the checkpoint batch by batch and published every partial_seconds.
+        # (A Milvus build goes live once, complete: rewriting a generation is its whole cost.)
         missing = set(todo)
         written = None
         wait = s.partial_seconds
-        if todo:
+        if todo and not mv:
             t = time.monotonic()
             written = _publish(root, chunks, docs, vectors, missing, bm25, manifest, s, None)
             # A publish rewrites the vector index: on a big corpus it takes long, so publishing never takes
@@ -273,12 +305,15 @@ def build_index(
             missing.difference_update(batch)
             if progress:
                 progress(min(start + s.embed_batch, len(todo)), len(todo), "embedding")
-            if missing and time.monotonic() - published >= wait:
+            if missing and not mv and time.monotonic() - published >= wait:
                 t = time.monotonic()
                 written = _publish(root, chunks, docs, vectors, missing, bm25, manifest, s, written)
                 published = time.monotonic()
                 wait = max(s.partial_seconds, 10 * (published - t))
-        _publish(root, chunks, docs, vectors, set(), bm25, manifest, s, written)
+        if mv:
+            mv.publish(chunks, docs, vectors, bm25, manifest, s)
+        else:
+            _publish(root, chunks, docs, vectors, set(), bm25, manifest, s, written)
         checkpoint.clear(root, emb.model_id, emb.dim)
 
     return IndexStats(
@@ -293,23 +328,27 @@ INDEX_SETTINGS = ("embed_model", "chunk_target", "chunk_max", "chunk_min", "chun
                   "table_rows_per_chunk", "ann_threshold", "hnsw_m", "hnsw_ef_search", "hnsw_ef_construction")
 
 
-def _unchanged(root: Path, paths: list[str], docs: list, emb: BaseEmbeddings, s: Settings) -> dict | None:
+def _unchanged(index, paths: list[str], docs: list, emb: BaseEmbeddings, s: Settings) -> dict | None:
     """The live manifest when the live build already is what this build would write (same paths, file
     contents, model, chunker and index settings) and its files load; else None. Re-indexing an unchanged
     corpus then only reads the files (a rebuild re-tokenizes everything and rewrites the index)."""
     try:
-        m = read_manifest(root)
+        m = read_manifest(index)
         if (not m or m.get("partial") or m.get("format") != FORMAT or m.get("chunker_version") != CHUNKER_VERSION
                 or m.get("paths") != paths
                 or m.get("model_id") != emb.model_id or m.get("dim") != emb.dim
                 or any(m.get("settings", {}).get(k) != getattr(s, k) for k in INDEX_SETTINGS)
                 or {k: v.get("hash") for k, v in m.get("documents", {}).items()} != {d.source: sha256(d.text) for d in docs}):
             return None
-        build = current_build(root)
-        counts = {len(_read_chunks(build / "chunks.jsonl")), len(VectorStore.load(build)),
-                  int(BM25Arrays.load(build / "bm25").scores["num_docs"]), m.get("chunks")}
-        json.loads((build / "bm25" / "userdict.json").read_text("utf-8"))
-    except (IndexCorrupt, OSError, ValueError, KeyError, AttributeError):
+        if is_milvus(index):
+            mv = store_at(index, s)
+            counts = {mv.count(mv.live()), m.get("chunks")}
+        else:
+            build = current_build(index)
+            counts = {len(_read_chunks(build / "chunks.jsonl")), len(VectorStore.load(build)),
+                      int(BM25Arrays.load(build / "bm25").scores["num_docs"]), m.get("chunks")}
+            json.loads((build / "bm25" / "userdict.json").read_text("utf-8"))
+    except (IndexCorrupt, OSError, ValueError, KeyError, AttributeError, RagError):
         return None  # whatever is wrong with the old index, a full build replaces it
     return m if len(counts) == 1 else None
 
