@@ -550,6 +550,72 @@ def scale_point(n: int, settings: Settings, queries: int = 200, seed: int = 0) -
     )
 
 
+def milvus_point(n: int, settings: Settings, queries: int = 200, seed: int = 0) -> dict:
+    """The same synthetic corpus in the folder backend and in Milvus Lite (a .db in a temporary folder): build
+    seconds and query p50 of dense search, BM25 and the whole hybrid retrieval, side by side."""
+    from rag import milvus
+    from rag.bm25 import BM25Index
+    from rag.config import CHUNKER_VERSION
+    from rag.retriever import HybridRetriever
+    from rag.store import FORMAT, Index
+    from rag.vectorstore import VectorStore
+
+    vectors, texts = synthetic_corpus(n, seed=seed)
+    chunks = _Chunks(texts)
+    t0 = time.perf_counter()
+    store = VectorStore.build(vectors, ann_threshold=settings.ann_threshold, hnsw_m=settings.hnsw_m,
+                              ef_search=settings.hnsw_ef_search, ef_construction=settings.hnsw_ef_construction)
+    bm25 = BM25Index.build(texts, WordTokenizer())
+    local_build = time.perf_counter() - t0
+    rng = np.random.default_rng(seed + 1)
+    rows = rng.choice(n, size=min(queries, n), replace=False)
+    qv = vectors[rows] + (0.5 / np.sqrt(vectors.shape[1])) * rng.standard_normal((len(rows), vectors.shape[1]),
+                                                                                  dtype=np.float32)
+    qv /= np.linalg.norm(qv, axis=1, keepdims=True)
+    qt = [" ".join(rng.choice(texts[i].split(), size=10, replace=False)) for i in rows]
+
+    def timings(index: Index) -> dict:
+        retriever = HybridRetriever.model_construct(index=index, embeddings=_NoEmbeddings(), settings=settings,
+                                                    top_k=settings.top_k, mode="hybrid")
+        retriever.search(qt[0], query_vector=qv[0])
+        out = {"dense": [], "bm25": [], "hybrid": []}
+        for q, v in zip(qt, qv):
+            for what, call in (("dense", lambda: index.vectors.search(v, settings.dense_candidates)),
+                               ("bm25", lambda: index.bm25.scores(q)),
+                               ("hybrid", lambda: retriever.search(q, query_vector=v))):
+                t = time.perf_counter()
+                call()
+                out[what].append(time.perf_counter() - t)
+        return {k: 1000 * pct(v, .5) for k, v in out.items()}
+
+    local = timings(Index(Path("."), {"documents": {}}, chunks, store, bm25))
+    with tempfile.TemporaryDirectory(prefix="rag-milvus-") as tmp:
+        db = str(Path(tmp) / "bench.db")
+        manifest = {"format": FORMAT, "chunker_version": CHUNKER_VERSION, "embed_model": "synthetic",
+                    "dim": vectors.shape[1], "chunks": n, "documents": {}}
+        t0 = time.perf_counter()
+        milvus.store_at(db, settings).publish(chunks, [], vectors, bm25, manifest, settings)
+        build = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        index = milvus.store_at(db, settings).load(settings)
+        load = time.perf_counter() - t0
+        index.bm25.tokenizer = WordTokenizer()  # the synthetic texts are words already, as in the folder index
+        lite = timings(index)
+        milvus.close(db)
+    return {"n": n, "local_build_s": local_build, "milvus_build_s": build, "milvus_load_s": load,
+            **{f"local_{k}_ms": v for k, v in local.items()}, **{f"milvus_{k}_ms": v for k, v in lite.items()}}
+
+
+def milvus_rows(point: dict) -> list[Row]:
+    """Milvus Lite beside the folder backend (the floor column) on the same synthetic chunks."""
+    g = f"Milvus Lite, {point['n']:,} synthetic chunks (floor: the folder backend)"
+    rows = [Row(g, "build (vectors + BM25)", point["milvus_build_s"], point["local_build_s"], unit="s"),
+            Row(g, "load (chunks into memory)", point["milvus_load_s"], None, unit="s")]
+    rows += [Row(g, f"{k} p50", point[f"milvus_{k}_ms"], point[f"local_{k}_ms"], unit="ms")
+             for k in ("dense", "bm25", "hybrid")]
+    return rows
+
+
 def measure_scale(sizes: list[int], settings: Settings) -> list[ScalePoint]:
     """One fresh process per size, so memory and caches of one size do not leak into the next."""
     points = []
@@ -670,6 +736,7 @@ def main(args) -> int:
         args.skip_cmrc = True
         args.skip_formats = args.skip_progressive = True  # minutes of OCR and embedding: not a smoke run
         args.scale = args.scale or "2000"
+        args.milvus_scale = min(args.milvus_scale, 2000)
     sizes = [int(x) for x in (args.scale or ",".join(map(str, DEFAULT_SCALE))).split(",") if x.strip()]
     qfile = Path(args.file) if Path(args.file).exists() else ROOT / args.file
     questions = load_questions(qfile, args.limit)
@@ -725,6 +792,11 @@ def main(args) -> int:
         plot = args.plot or (None if args.quick else str(ROOT / "eval" / "scale.png"))
         if plot:
             plot_scale(points, plot)
+    if not args.skip_milvus:
+        env = {**os.environ, "RAG_ANN_THRESHOLD": str(settings.ann_threshold)}
+        out = subprocess.run([sys.executable, "-m", "eval.bench", "milvus-point", str(args.milvus_scale)], cwd=ROOT,
+                             env=env, check=True, capture_output=True, text=True).stdout
+        rows += milvus_rows(json.loads(out.strip().splitlines()[-1]))
     if args.json:
         print(json.dumps({"header": started, "rows": [asdict(r) for r in rows],
                           "scale": [asdict(p) for p in points]}, ensure_ascii=False, indent=1))
@@ -743,5 +815,7 @@ def main(args) -> int:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "scale-point":  # worker process of measure_scale
         print(json.dumps(asdict(scale_point(int(sys.argv[2]), Settings.from_env()))))
+    elif len(sys.argv) == 3 and sys.argv[1] == "milvus-point":  # worker process of the Milvus rows
+        print(json.dumps(milvus_point(int(sys.argv[2]), Settings.from_env())))
     else:
         sys.exit("usage: rag bench [--quick] ... (python -m eval.bench only runs scale-point N, for rag bench)")

@@ -238,7 +238,8 @@ def main(args) -> int:
         corpus = work / "corpus"
         corpus.mkdir(parents=True, exist_ok=True)
         items = cmrc_items(args.cmrc, corpus)
-        index = str(work / "index")  # a kept index is rebuilt incrementally: nothing re-embedded
+        # A kept index is rebuilt incrementally: nothing re-embedded.
+        index = str(work / ("index.db" if getattr(args, "backend", "local") == "milvus" else "index"))
         settings = settings.replace(corpus=str(corpus))
         paths = [str(corpus)]
         from rag import build_index

@@ -188,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--baselines", action="store_true", help="also run BM25-only, dense-only and naive LangChain")
     e.add_argument("--cmrc", help="path to cmrc2018_trial.json: index it in a temp dir and ask all its questions")
     e.add_argument("--cmrc-dir", help="keep the CMRC corpus and index in this folder and reuse them (default: a temp dir)")
+    e.add_argument("--backend", choices=["local", "milvus"], default="local",
+                   help="milvus: the CMRC index in Milvus Lite (index.db in the CMRC folder); for the seeds give "
+                        "--index a .db path or an http:// URI")
     e.add_argument("--limit", type=int, help="only the first N questions (smoke runs)")
     e.add_argument("--failures", type=int, default=15, help="how many failures to list")
     e.set_defaults(func=plugin("eval"))
@@ -208,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--skip-progressive", action="store_true", help="no time-to-first-answer measurement")
     b.add_argument("--skip-scale", action="store_true", help="no synthetic scale measurement")
     b.add_argument("--scale", help="comma-separated chunk counts (default 10000,100000,1000000)")
+    b.add_argument("--skip-milvus", action="store_true", help="no Milvus Lite build and query measurement")
+    b.add_argument("--milvus-scale", type=int, default=100_000, help="chunks for the Milvus Lite rows (default 100000)")
     b.add_argument("--plot", help="where to write the scale plot (default eval/scale.png; none with --quick)")
     b.add_argument("--out", help="also write the markdown report to this file")
     b.add_argument("--json", action="store_true")

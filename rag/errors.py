@@ -25,6 +25,11 @@ class IndexMismatch(RagError):
     """The index was built with another embedding model or chunker than the one asked for."""
 
 
+class IndexUnavailable(RagError):
+    """The index's server (Milvus) cannot be reached, its client is not installed, or a Milvus Lite file is open
+    in another process."""
+
+
 class EmbeddingError(RagError):
     """The embedding model could not be loaded or failed."""
 

