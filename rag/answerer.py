@@ -11,7 +11,7 @@ from .answerability import (NOT_FOUND, Answerability, Verdict, answer_type, load
                             model_for, place_agreement, plan_agreement, question_reason, year_agreement)
 from .config import Settings
 from .models import Answer, Chunk, Citation, ScoredChunk
-from .question import YEAR_RE, Analyzer, Question, has_amount
+from .question import YEAR_RE, Analyzer, Question, counts, has_amount
 from .textutil import is_cjk, normalize, split_clauses, split_sentences, squash
 
 CONTEXT_CREDIT = 0.5  # a question word in the answer's sentence (not the span itself) or its heading counts half
@@ -109,12 +109,14 @@ class ExtractiveAnswerer(Answerer):
     def _read(self, question: Question | str) -> Question:
         return question if isinstance(question, Question) else self.analyzer(question)
 
-    @staticmethod
-    def _type_bonus(q: Question, text: str, novelty: int) -> float:
+    def _type_bonus(self, q: Question, text: str, novelty: int) -> float:
         """How well the span looks like the kind of answer asked for. `novelty`: characters of the span
         that are not question words: an answer says something the question does not."""
         fresh = NOVELTY_BONUS * min(novelty, NOVELTY_CHARS) / NOVELTY_CHARS
         if q.qtype == "number":
+            counted = q.parts.counted if q.parts else ""
+            if counted and counts(normalize(counted).lower(), q.unit, text):
+                return 0.35 + self.settings.counted_bonus
             if q.unit and has_amount(q.unit, text):
                 return 0.35
             return 0.15 if NUMBER_RE.search(text) else -0.3

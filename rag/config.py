@@ -73,6 +73,9 @@ class Settings:
     # A list continued (还有呢？): the sentence right after the one already given. Dev conversations: 0 -> 0.5
     # took follow-up accuracy 0.658 -> 0.671 (1.0 the same).
     next_sentence_bonus: float = 0.5
+    # A how-many span whose figure counts the noun asked about, next to it (多少个建设类项目 -> 151个建设类项目,
+    # not 64个民生类项目 of the same list). Dev: see eval/RESULTS.md.
+    counted_bonus: float = 0.0
     # The answerability threshold: None takes the one fitted on dev with the weights (rag/answerability.json,
     # the highest threshold whose dev false declines stay <= 3%); a number overrides it.
     decline_threshold: float | None = None

@@ -32,6 +32,7 @@ META = "meta"  # the side collection's suffix
 PIECE = 60_000  # characters of a stored blob per row (a VARCHAR holds at most 65,535 bytes; base64 is ASCII)
 INSERT_ROWS = 500  # rows per insert request (a gRPC message stays well under its 64 MB limit)
 PAGE = 5000  # rows per query when reading a whole generation
+LIVE_TTL = 1.0  # seconds a read of the live generation is trusted (each question checks it)
 KEEP = 2  # generations kept: the live one and the one before it (a reader may still be loading it)
 
 
@@ -120,6 +121,7 @@ class MilvusStore:
             raise RagError(f"RAG_MILVUS_COLLECTION '{self.name}' is not a Milvus name: use letters, digits and _")
         self.meta = f"{self.name}_{META}"
         self._cache: dict[str, object] = {}  # blobs of the live generation, which never change once written
+        self._live: tuple[float, str | None] = (-LIVE_TTL, None)  # (when read, the live generation)
 
     @property
     def client(self):
@@ -162,11 +164,15 @@ class MilvusStore:
         return {r["key"]: r["value"] for r in rows}
 
     def live(self) -> str | None:
-        """The live generation's collection name, or None when there is no index."""
+        """The live generation's collection name, or None when there is no index. Read at most every LIVE_TTL
+        seconds: every question asks it, and another server's re-index may wait that long to be seen."""
+        seen, gen = self._live
+        if time.monotonic() - seen < LIVE_TTL:
+            return gen
         try:
-            if not self.client.has_collection(self.meta):
-                return None
-            return self._get(["current"]).get("current") or None
+            gen = self._get(["current"]).get("current") or None if self.client.has_collection(self.meta) else None
+            self._live = (time.monotonic(), gen)
+            return gen
         except IndexUnavailable:
             raise
         except Exception as exc:
@@ -236,6 +242,7 @@ class MilvusStore:
                                           for d in docs])
         previous = self.live()
         self.client.upsert(self.meta, [{"key": "current", "value": gen, "v": [0.0, 0.0]}])  # the switch
+        self._live = (time.monotonic(), gen)
         self._cleanup(keep={gen, previous})
         return gen
 

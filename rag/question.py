@@ -54,6 +54,13 @@ def has_amount(unit: str, text: str) -> bool:
     return bool(re.search(r"[一二两三四五六七八九十百]+(?:个)?(?:" + unit + ")", text))
 
 
+def counts(noun: str, unit: str, text: str) -> bool:
+    """A figure that counts the noun asked about, next to it: 151个建设类项目, 幼儿园32所 (for 多少个建设类项目)."""
+    number = r"(?:\d[\d.,]*\s*(?:万|亿|千|百)?|[一二两三四五六七八九十百千]+)"
+    noun, unit = re.escape(noun), f"(?:{unit or '个'})"
+    return bool(re.search(rf"{number}\s*{unit}?\s*{noun}|{noun}\s*{number}\s*{unit}", text))
+
+
 def question_type(question: str) -> str:
     """number, list, why, yesno or entity: what kind of clause answers the question."""
     for name in ("why", "list", "yesno", "number"):

@@ -224,6 +224,8 @@ def build_index(
     paths = [str(p) for p in paths]
     mv = store_at(index, s) if is_milvus(index) else None
     root = mv.state if mv else Path(index)  # for Milvus: the local lock, checkpoint and OCR cache
+    if mv:
+        mv.live()  # an unreachable Milvus fails the build now, not after the embedding
     emb = embeddings or get_embeddings(s.embed_model, s.embed_url, s.embed_api_key)
     docs, skipped = _load(paths, index, s, progress)
     if progress:

@@ -20,12 +20,12 @@ def test_readme_example(seeds_index):
     assert len(a.answer) < 80
 
 
-def test_default_path_never_imports_torch(seeds_index):
+def test_default_path_never_imports_torch_or_milvus(seeds_index):
     code = (
         "import sys; from rag import ask; "
         f"a = ask({README_Q!r}, index={seeds_index!r}); "
         "assert '50%' in a.answer; "
-        "bad = [m for m in ('torch', 'sentence_transformers') if m in sys.modules]; "
+        "bad = [m for m in ('torch', 'sentence_transformers', 'pymilvus', 'milvus_lite', 'httpx') if m in sys.modules]; "
         "assert not bad, bad; print('ok')"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)

@@ -2,7 +2,7 @@
 import pytest
 
 from rag.bm25 import ChineseTokenizer
-from rag.question import Analyzer, expected_unit, question_type
+from rag.question import Analyzer, counts, expected_unit, question_type
 
 CORPUS = {"历城区", "地区", "生产", "总值", "生产总值", "2024", "2023", "增长", "目标", "人均", "收入", "济南"}
 
@@ -54,3 +54,10 @@ def test_a_question_is_cut_into_place_year_indicator_and_ask(analyzer):
     assert (p.place, p.year, p.indicator) == ("历城区", "2024年", "地区生产总值") and p.ask.startswith("增长目标是多少")
     p = analyzer("济南市2024年计划开工新建改扩建多少所中小学？").parts
     assert p.indicator == "" and p.counted == "中小学"  # what a how-many question counts is its indicator
+
+
+def test_counts_finds_the_figure_next_to_the_noun_asked_about():
+    assert counts("建设类项目", "个", "洪楼广场片区等 151 个建设类项目、")
+    assert not counts("建设类项目", "个", "历城职专北校区等 64 个民生类项目、")
+    assert counts("幼儿园", "所", "开工新建改扩建幼儿园32所、中小学28所")
+    assert not counts("幼儿园", "所", "幼儿园保教质量持续提升，新建中小学28所")
