@@ -17,6 +17,8 @@ SPLIT_SUFFIXES = ("区", "县", "市", "镇")  # a suffix jieba may split off a 
 HAN_WORD_RE = re.compile(r"[\u4e00-\u9fff]+")
 TARGET_WORDS = ("目标", "计划", "预期", "力争", "预计")
 RESULT_WORDS = ("完成", "实现了", "达到了", "实际", "取得", "成效", "回顾", "执行情况")
+# A verb with 了 (开了多少列, 造了多少辆) asks what was done: a result, as RESULT_WORDS do (not 为了, 除了, 了解).
+PERFECTIVE_RE = re.compile(r"(?<![为除])(?<=[\u4e00-\u9fff])了(?!解)")
 RESULT_SECTION = ("执行情况", "回顾", "成效", "成绩", "情况")  # headings of a report's look back at a year
 # Words that make a figure another indicator: 人均地区生产总值 is not 地区生产总值.
 QUALIFIERS = ("人均", "平均", "户均", "亩均")
@@ -183,7 +185,7 @@ class Analyzer:
             qtype=question_type(q), unit=expected_unit(q),
             qualifiers=[w for w in QUALIFIERS if w in q],
             wants_target=any(w in q for w in TARGET_WORDS),
-            wants_result=any(w in q for w in RESULT_WORDS),
+            wants_result=any(w in q for w in RESULT_WORDS) or bool(PERFECTIVE_RE.search(q)),
             weights=weights, evidence=evidence, unseen=unseen,
         )
         q.parts = cut(text, q)

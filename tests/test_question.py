@@ -61,3 +61,15 @@ def test_counts_finds_the_figure_next_to_the_noun_asked_about():
     assert not counts("建设类项目", "个", "历城职专北校区等 64 个民生类项目、")
     assert counts("幼儿园", "所", "开工新建改扩建幼儿园32所、中小学28所")
     assert not counts("幼儿园", "所", "幼儿园保教质量持续提升，新建中小学28所")
+
+
+@pytest.mark.parametrize("question, result", [
+    ("2024年济南中欧班列全年开了多少列？", True),    # a verb with 了: what was done
+    ("济南市2024年实际开通优化了多少条公交线路？", True),
+    ("起步区为什么要建设黄河大桥？为了什么？", False),  # 为了 is a purpose, not a result
+    ("济南2024年地区生产总值预期增长目标是多少？", False),
+])
+def test_a_verb_with_le_asks_for_a_result(question, result):
+    from rag.question import PERFECTIVE_RE, RESULT_WORDS
+
+    assert (any(w in question for w in RESULT_WORDS) or bool(PERFECTIVE_RE.search(question))) is result
