@@ -17,6 +17,9 @@ SPLIT_SUFFIXES = ("区", "县", "市", "镇")  # a suffix jieba may split off a 
 HAN_WORD_RE = re.compile(r"[\u4e00-\u9fff]+")
 TARGET_WORDS = ("目标", "计划", "预期", "力争", "预计")
 RESULT_WORDS = ("完成", "实现了", "达到了", "实际", "取得", "成效", "回顾", "执行情况")
+# An auxiliary of intention as a word of its own (要增长多少, 打算建多少): what is planned. jieba keeps 主要, 需要,
+# 重要 whole, so they do not count.
+INTENT = {"要", "打算", "争取", "将要"}
 # A verb with 了 (开了多少列, 造了多少辆) asks what was done: a result, as RESULT_WORDS do (not 为了, 除了, 了解).
 PERFECTIVE_RE = re.compile(r"(?<![为除])(?<=[\u4e00-\u9fff])了(?!解)")
 RESULT_SECTION = ("执行情况", "回顾", "成效", "成绩", "情况")  # headings of a report's look back at a year
@@ -184,7 +187,7 @@ class Analyzer:
             unknown_years=[y for y in years if not self.knows(y)],
             qtype=question_type(q), unit=expected_unit(q),
             qualifiers=[w for w in QUALIFIERS if w in q],
-            wants_target=any(w in q for w in TARGET_WORDS),
+            wants_target=any(w in q for w in TARGET_WORDS) or bool(INTENT & set(self.tokenizer.words(q))),
             wants_result=any(w in q for w in RESULT_WORDS) or bool(PERFECTIVE_RE.search(q)),
             weights=weights, evidence=evidence, unseen=unseen,
         )

@@ -71,3 +71,13 @@ def test_counts_finds_the_figure_next_to_the_noun_asked_about():
 ])
 def test_a_verb_with_le_asks_for_a_result(question, result, analyzer):
     assert analyzer(question).wants_result is result
+
+
+@pytest.mark.parametrize("question, target", [
+    ("济南市2024年规模以上工业增加值要增长多少？", True),  # 要 on its own: what is planned
+    ("历城区2024年打算让多少人在城镇实现新就业？", True),
+    ("历城区2024年的主要任务有哪些？", False),  # 主要 is one word: no intention
+    ("历城区2023年需要多少资金？", False),
+])
+def test_an_auxiliary_of_intention_asks_for_a_target(question, target, analyzer):
+    assert analyzer(question).wants_target is target
