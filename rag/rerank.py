@@ -3,7 +3,7 @@ question's words said together in one sentence."""
 from __future__ import annotations
 
 from .models import Chunk
-from .question import RESULT_SECTION, Question, has_amount, place_level, same_place
+from .question import RESULT_SECTION, YEAR_RE, Question, has_amount, place_level, same_place
 from .textutil import normalize, split_sentences
 
 TARGET_SECTION = ("目标", "计划", "任务", "重点工作", "举措", "安排", "要求")
@@ -23,8 +23,11 @@ def rerank_bonus(chunk: Chunk, doc_place: str, q: Question, unit_bonus: float) -
             bonus += 0.5
     if q.unit and not q.unit.startswith("%") and has_amount(q.unit, body):
         bonus += unit_bonus  # it holds a figure counted the way the question asks (多少列 -> 1000列)
+    # The nearest heading that names a year says which year the passage is about: a report titled 2024 looks
+    # back at 2023 under "2023年…执行情况".
+    section_years = YEAR_RE.findall(normalize(chunk.section))
     for year in q.years:
-        if year in head:
+        if year in section_years or (not section_years and year in head):
             bonus += 1.0
         elif year in body:
             bonus += 0.5

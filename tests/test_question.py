@@ -81,3 +81,13 @@ def test_a_verb_with_le_asks_for_a_result(question, result, analyzer):
 ])
 def test_an_auxiliary_of_intention_asks_for_a_target(question, target, analyzer):
     assert analyzer(question).wants_target is target
+
+
+def test_the_nearest_heading_with_a_year_says_which_year_a_passage_is_about(analyzer):
+    from rag.models import Chunk
+    from rag.rerank import rerank_bonus
+
+    q = analyzer("2024年生产了多少辆整车？")
+    looking_back = Chunk("a", "a.txt", "起步区2024年国民经济和社会发展计划", "一、2023年计划执行情况", "年生产整车超24万辆。")
+    # The title's 2024 does not count for a passage under a 2023 heading; the heading's 2023 does.
+    assert rerank_bonus(looking_back, "", analyzer("2023年生产了多少辆整车？"), 0.0) > rerank_bonus(looking_back, "", q, 0.0)
