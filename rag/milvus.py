@@ -275,8 +275,8 @@ class MilvusStore:
         c.create_collection(gen, schema=schema, index_params=index, consistency_level="Strong")
 
     def _cleanup(self, keep: set) -> None:
-        """Drop generations that are neither kept nor the newest KEEP (and their stored blobs); leftovers of
-        killed builds go the same way."""
+        """Drop every generation but the kept ones, the new one and the one before it (KEEP: a reader may still be
+        loading it), and their stored blobs; leftovers of killed builds go the same way."""
         prefix = f"{self.name}_g"
         gens = sorted(n for n in self.client.list_collections() if n.startswith(prefix))
         for gen in gens:
@@ -308,8 +308,7 @@ class MilvusStore:
         rows = {cid: i for i, cid in enumerate(ids)}
         vectors = MilvusVectors(self, gen, ids, rows, s.hnsw_ef_search, manifest.get("dim", 0))
         bm25 = MilvusLexical(self, gen, ids, rows, lexical, max(s.bm25_candidates, s.engine_candidates))
-        return Index(Path(self.state), manifest, chunks, vectors, bm25, texts=lambda: self.documents(gen),
-                     version=gen)
+        return Index(Path(self.state), manifest, chunks, vectors, bm25, texts=lambda: self.documents(gen))
 
     def _rows(self, gen: str, fields: list[str], n: int | None = None):
         """Every row of a generation, in build order, in pages (a query returns at most 16,384 rows; the query

@@ -56,7 +56,6 @@ class Index:
     cache: dict = field(default_factory=dict, repr=False)  # what is derived once per loaded index (places …)
     missing: frozenset[int] = frozenset()  # rows without a vector yet (a partial build)
     texts: Callable[[], dict[str, Document]] | None = field(default=None, repr=False)  # the documents' text
-    version: str = ""  # the live build (a folder, or a Milvus generation) this was loaded from
 
     @property
     def model(self) -> str:
@@ -131,7 +130,7 @@ def load_index(index_dir: str | os.PathLike, settings: Settings | None = None) -
             missing = frozenset(np.load(build / MISSING, allow_pickle=False).tolist())
         except (OSError, ValueError) as exc:
             raise IndexCorrupt(f"{build / MISSING} is unreadable ({exc}); run `rag index` to rebuild") from exc
-    return Index(build, manifest, chunks, vectors, bm25, missing=missing, version=str(build))
+    return Index(build, manifest, chunks, vectors, bm25, missing=missing)
 
 
 def check_version(manifest: dict, location) -> None:

