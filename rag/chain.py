@@ -94,7 +94,7 @@ class Engine:
         read = self.read(turn["other"])
         read.context = turn["read"].context
         other = self.retriever.search(read, top_k)
-        if self.judge.confidence(read, other) > self.judge.confidence(turn["read"], hits):
+        if self.judge.confidence(read, other) > self.judge.confidence(turn["read"], hits) - self.settings.last_topic_margin:
             return {**turn, "standalone": turn["other"], "read": read, "hits": other}
         return {**turn, "hits": hits}
 
