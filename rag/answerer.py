@@ -56,6 +56,7 @@ class _Candidate:
     coverage: float
     first: int  # the span's first and last clause among the sentence's clauses
     last: int
+    follows: bool = False  # the sentence right after one the last answer gave (a list continued)
 
 
 class Answerer:
@@ -176,7 +177,7 @@ class ExtractiveAnswerer(Answerer):
                                  - RANK_PENALTY * rank - LENGTH_PENALTY * len(span)
                                  + self.settings.next_sentence_bonus * follows)
                         if best is None or score > best.score:
-                            best = _Candidate(rank, sent.strip(), span, score, cov, i, j)
+                            best = _Candidate(rank, sent.strip(), span, score, cov, i, j, follows)
             if best is not None:
                 found.append(best)
         return sorted(found, key=lambda c: -c.score)
@@ -266,6 +267,10 @@ class ExtractiveAnswerer(Answerer):
             verdict = self.answerability.judge(q, f)
             if verdict.ok:
                 return cand, verdict
+            if cand.follows and self.settings.continue_lists:
+                # A list continued: the sentence after the item already given answers what the last question asked,
+                # whose answer was judged then; its own words need not match the question again.
+                return cand, Verdict(verdict.p, True)
             first = first or verdict
         return None, first
 

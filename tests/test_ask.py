@@ -77,6 +77,22 @@ def test_a_follow_up_is_searched_with_what_the_history_gives(districts_index, fa
     assert streamed.standalone == a.standalone and "7.5%" in streamed.answer
 
 
+def test_a_list_continued_gets_the_next_item_though_its_words_differ(tmp_path, fake_settings):
+    corpus = tmp_path / "problems"
+    corpus.mkdir()
+    (corpus / "r.txt").write_text("# 青禾县2024年工作报告\n\n## 三、存在的问题\n\n青禾县发展中存在的主要问题是稳增长压力仍然较大。"
+                                  "产业升级仍需提速，新兴产业规模还不够大。\n\n## 四、保障措施\n\n加强组织领导。\n", "utf-8")
+    index = str(tmp_path / "problems-index")
+    build_index([str(corpus)], index=index, settings=fake_settings)
+    kw = dict(index=index, settings=fake_settings)
+    first = ask("青禾县发展中存在的主要问题是什么？", **kw)
+    assert first.found and "稳增长压力" in first.answer
+    more = ask("还有呢？", history=[first], **kw)
+    assert more.found and "产业升级仍需提速" in more.answer
+    kept = ask("还有呢？", history=[first], **{**kw, "settings": fake_settings.replace(continue_lists=False)})
+    assert not kept.found  # without continuing the list, 产业升级 matches none of the question's words
+
+
 def test_rag_chat_keeps_the_turns_and_clears_them(districts_index, fake_settings, monkeypatch, capsys):
     lines = iter(["青禾县2024年地区生产总值增长多少", "那石川区呢？", "/clear", "   "])
 
