@@ -59,9 +59,9 @@ class Settings:
     # every this many seconds while embedding, or ten times as long as the last publish took when that is more
     # (each publish rewrites the vector index: a few ms for the seeds, seconds for a million chunks).
     partial_seconds: float = 30.0
-    # Milvus (an index location ending in .db, or an http(s):// URI): Milvus proposes this many dense and BM25
-    # candidates each, which we score and fuse ourselves (at least dense_/bm25_candidates). 50 as the issue
-    # asked: on dev it gives the folder index's candidates (eval/RESULTS.md).
+    # Milvus (an index location ending in .db, or an http(s):// URI): its own BM25 (jieba analyzer) proposes this
+    # many candidates, which we score with our BM25 weights (its dense search gives the top dense_candidates, as
+    # the folder index). 50 as issue 18 asked: every dev, test and CMRC figure equals the folder index's.
     engine_candidates: int = 50
     milvus_collection: str = "rag"  # the collection name (several indexes can share one Milvus server)
     milvus_token: str = field(default="", repr=False)  # "user:password" or an API key; never written to the manifest
