@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import shutil
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +47,24 @@ class FakeEmbeddings(BaseEmbeddings):
 
 FAKE = FakeEmbeddings()
 register_embeddings("fake", lambda: FAKE)
+
+
+def kill_midway(cmd: list[str], env: dict, writing: Path, when: float | str, rng: random.Random,
+                pause: float) -> None:
+    """Run a build and SIGKILL it `when` seconds in, or (when == "writing") once it has touched `writing` (it is
+    writing its new index) and up to `pause` seconds more."""
+    writing.unlink(missing_ok=True)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if when == "writing":
+        deadline = time.monotonic() + 120
+        while not writing.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        assert writing.exists(), "the build never reached the write phase"
+        time.sleep(rng.uniform(0.0, pause))
+    else:
+        time.sleep(when)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
 
 
 @pytest.fixture

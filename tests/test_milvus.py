@@ -7,7 +7,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SEEDS
+from conftest import ROOT, SEEDS, kill_midway
 from rag import Settings, ask, build_index, checkpoint, milvus
 from rag.embeddings import get_embeddings
 from rag.store import load_index, read_manifest, state_folder
@@ -132,18 +131,7 @@ def test_sigkill_mid_milvus_reindex_leaves_the_index_answering(tiny_corpus, fake
     reader = fake_settings.replace(corpus=NO_CORPUS)
     rng = random.Random(11)
     for when in [rng.uniform(0.5, 4.0) for _ in range(3)] + ["writing", "writing"]:
-        writing.unlink(missing_ok=True)
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if when == "writing":
-            deadline = time.monotonic() + 120
-            while not writing.exists() and time.monotonic() < deadline and proc.poll() is None:
-                time.sleep(0.01)
-            assert writing.exists(), "the build never reached the write phase"
-            time.sleep(rng.uniform(0.0, 0.5))
-        else:
-            time.sleep(when)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        kill_midway(cmd, env, writing, when, rng, pause=0.5)
         try:
             idx = load_index(db, reader)
             assert len(idx.chunks) == idx.manifest["chunks"]

@@ -5,7 +5,6 @@ import json
 import os
 import pickle
 import random
-import signal
 import subprocess
 import sys
 import threading
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import kill_midway
 from rag import Answer, BadQuestion, ask, build_index
 from rag.cli import main as cli
 from rag.errors import IndexCorrupt
@@ -153,18 +153,7 @@ def test_sigkill_mid_index_leaves_the_old_index_working(tiny_corpus, fake_settin
     rng = random.Random(7)
     # Kill at random moments (start-up, loading, embedding), then twice while the new build is written.
     for when in [rng.uniform(0.2, 4.0) for _ in range(4)] + ["writing", "writing"]:
-        writing.unlink(missing_ok=True)
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if when == "writing":
-            deadline = time.monotonic() + 120
-            while not writing.exists() and time.monotonic() < deadline and proc.poll() is None:
-                time.sleep(0.01)
-            assert writing.exists(), "the build never reached the write phase"
-            time.sleep(rng.uniform(0.0, 0.4))
-        else:
-            time.sleep(when)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        kill_midway(cmd, env, writing, when, rng, pause=0.4)
         # Whatever the kill interrupted, the live index loads and answers.
         idx = load_index(index)
         assert len(idx.chunks) == idx.manifest["chunks"]
