@@ -49,6 +49,21 @@ FAKE = FakeEmbeddings()
 register_embeddings("fake", lambda: FAKE)
 
 
+# The end of a killable build script (after its own patches): the fake model, slowed so that a kill lands mid-build,
+# then `rag` with the script's arguments. The script imports sys, time, FakeEmbeddings, register_embeddings, main.
+SLOW_BUILD = """
+
+class Slow(FakeEmbeddings):
+    def embed_passages_array(self, texts):
+        time.sleep(0.02)
+        return super().embed_passages_array(texts)
+
+
+register_embeddings("fake", Slow)
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def kill_midway(cmd: list[str], env: dict, writing: Path, when: float | str, rng: random.Random,
                 pause: float) -> None:
     """Run a build and SIGKILL it `when` seconds in, or (when == "writing") once it has touched `writing` (it is
