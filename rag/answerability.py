@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .question import LAST_YEAR_RE, RESULT_SECTION, YEAR_RE, Question, has_amount, place_stem
+from .question import LAST_YEAR_RE, RESULT_SECTION, YEAR_RE, Question, has_amount, place_stem, without_figures
 from .textutil import normalize
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
@@ -97,7 +97,7 @@ def answer_type(q: Question, span: str, sentence: str = "") -> float:
     row's name 地区生产总值（亿元）) or its column's (2023年增长（%）)."""
     if q.qtype != "number":
         return 1.0
-    span = YEAR_RE.sub("", span)  # a year is not the figure asked for
+    span = without_figures(YEAR_RE.sub("", span), q.figures)  # nor a year, nor a figure the question states
     if q.unit:
         units = UNIT_CELL_RE.findall(sentence) + UNIT_COLUMN_RE.findall(span) + UNIT_ROW_RE.findall(sentence)
         return float(has_amount(q.unit, span) or any(has_amount(q.unit, span.rstrip("；;，, \n") + u) for u in units))

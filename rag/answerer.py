@@ -11,7 +11,7 @@ from .answerability import (NOT_FOUND, Answerability, Verdict, answer_type, load
                             model_for, place_agreement, plan_agreement, question_reason, year_agreement)
 from .config import Settings
 from .models import Answer, Chunk, Citation, ScoredChunk
-from .question import YEAR_RE, Analyzer, Question, counts, has_amount
+from .question import YEAR_RE, Analyzer, Question, counts, has_amount, without_figures
 from .textutil import is_cjk, normalize, split_clauses, split_sentences, squash
 
 CONTEXT_CREDIT = 0.5  # a question word in the answer's sentence (not the span itself) or its heading counts half
@@ -115,6 +115,7 @@ class ExtractiveAnswerer(Answerer):
         that are not question words: an answer says something the question does not."""
         fresh = NOVELTY_BONUS * min(novelty, NOVELTY_CHARS) / NOVELTY_CHARS
         if q.qtype == "number":
+            text = without_figures(text, q.figures)  # a figure the question states is its premise
             counted = q.parts.counted if q.parts else ""
             if counted and counts(normalize(counted).lower(), q.unit, text):
                 return 0.35 + self.settings.counted_bonus
@@ -206,6 +207,11 @@ class ExtractiveAnswerer(Answerer):
         last = cand.last
         while not NUMBER_RE.search(YEAR_RE.sub("", text)) and last + 1 < len(clauses):
             last += 1  # never cut a sentence before its figure ("…总体要求是：" is not an answer)
+            text += clauses[last].strip()
+        # 分别 pairs a list of things with a list of figures (存贷款余额分别达到3.1万亿元、3.3万亿元): keep them all.
+        while ("分别" in text and text.endswith("、") and last + 1 < len(clauses)
+               and NUMBER_RE.search(clauses[last + 1]) and len(text) + len(clauses[last + 1]) <= limit):
+            last += 1
             text += clauses[last].strip()
         if TABLE_ROW_RE.match(cand.sentence) and cand.first > 0:
             text = clauses[0].split("：", 1)[-1] + text  # the row's name: 床位数；2024年计划：2.82

@@ -30,13 +30,15 @@ LAST_YEAR_RE = re.compile(r"(?<![比较])(去年|上年|过去一年)(?!同期)"
 QTYPES = {
     "number": re.compile(r"多少|几|多大|多高|多长|多快|比重|占比|比例|增速|增幅|规模|金额|总量|数量|产量|排名|第几|百分之|%|目标"),
     "list": re.compile(r"哪些|有哪|包括|包含|列举|几大|几个方面|哪[一二两三四五六七八九十几]"),
-    "why": re.compile(r"为什么|为何|目的|原因|旨在|意义|为了什么|用意|何在"),
+    "why": re.compile(r"为什么|为何|为啥|目的|原因|旨在|意义|为了什么|用意|何在"),
     "yesno": re.compile(r"是否|是不是|有没有|能否|会不会|可否|吗[？?]?$"),
 }
 # The unit a "how many" question counts in: 多少家 -> 家, 多少万辆 -> 辆, 多少钱 -> 元, 第几 -> 位/名.
 UNIT_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(个百分点|百分点|平方米|平方公里|公里|千瓦|方面|[个条家亩人天辆所座项台套件名位次吨户间处场批列倍元岁种])")
 UNIT_ALIASES = {"钱": "元", "资金": "元", "投资": "元", "第几": "位|名"}
 SHORT_TOKEN = 0.3  # weight factor of one-character words (多, 大, 新): weak evidence
+# A figure the question states (GDP 1327.8亿元的那个区, 增长5.5%左右的那份报告): not glued to letters (5G, PM2.5).
+FIGURE_RE = re.compile(r"(?<![A-Za-z0-9.])\d+(?:\.\d+)?(?![A-Za-z0-9.])")
 
 
 def expected_unit(question: str) -> str:
@@ -64,6 +66,19 @@ def counts(noun: str, unit: str, text: str) -> bool:
     number = r"(?:\d[\d.,]*\s*(?:万|亿|千|百)?|[一二两三四五六七八九十百千]+)"
     noun, unit = re.escape(noun), f"(?:{unit or '个'})"
     return bool(re.search(rf"{number}\s*{unit}?\s*{noun}|{noun}\s*{number}\s*{unit}", text))
+
+
+def stated_figures(question: str) -> list[str]:
+    """The figures a question states, years aside: they name what it already knows (the premise), so a span
+    that says only them is not the answer."""
+    return FIGURE_RE.findall(YEAR_RE.sub(" ", question))
+
+
+def without_figures(text: str, figures: Iterable[str]) -> str:
+    """The text with the given figures taken out (5.5%左右 -> %左右 for a question that states 5.5)."""
+    for f in figures:
+        text = re.sub(rf"(?<![\d.]){re.escape(f)}(?![\d.])", "", text)
+    return text
 
 
 def question_type(question: str) -> str:
@@ -140,6 +155,7 @@ class Question:
     weights: dict[str, float] = field(default_factory=dict)  # words the corpus uses, by IDF (retrieval)
     evidence: dict[str, float] = field(default_factory=dict)  # the same words as evidence for an answer span
     unseen: list[str] = field(default_factory=list)  # content words the corpus never uses (the asker's phrasing)
+    figures: list[str] = field(default_factory=list)  # figures it states (the premise, not the answer)
     vector: object = field(default=None, repr=False)  # the query embedding, once retrieval has computed it
     said: set[str] = field(default_factory=set)  # sentences already given (a list continued: 还有呢？)
     context: set[str] = field(default_factory=set)  # chunk ids the conversation was on (同比增长多少？ asks there)
@@ -189,7 +205,7 @@ class Analyzer:
             qualifiers=[w for w in QUALIFIERS if w in q],
             wants_target=any(w in q for w in TARGET_WORDS) or bool(INTENT & set(self.tokenizer.words(q))),
             wants_result=any(w in q for w in RESULT_WORDS) or bool(PERFECTIVE_RE.search(q)),
-            weights=weights, evidence=evidence, unseen=unseen,
+            weights=weights, evidence=evidence, unseen=unseen, figures=stated_figures(q),
         )
         q.parts = cut(text, q)
         return q

@@ -75,11 +75,16 @@ def squash(text: str) -> str:
 # Abbreviations people type that the reports spell out; the full form is added, not substituted,
 # because the documents use both.
 ABBREVIATIONS = {"GDP": "地区生产总值", "规上": "规模以上", "CPI": "居民消费价格", "社零": "社会消费品零售总额"}
+# Everyday words for the terms reports use (经济总量 is 地区生产总值, 老百姓收入 is 居民人均可支配收入): the terms
+# of China's statistical reporting, not of one document.
+EVERYDAY_TERMS = {"经济总量": "地区生产总值", "老百姓收入": "居民人均可支配收入", "群众收入": "居民人均可支配收入",
+                  "钱袋子": "居民人均可支配收入", "贷款规模": "贷款余额", "存款规模": "存款余额", "物价": "居民消费价格",
+                  "盘子": "规模"}
 
 
 def expand_abbreviations(text: str) -> str:
-    """Add the spelled-out form after each known abbreviation (GDP -> GDP 地区生产总值)."""
-    for short, full in ABBREVIATIONS.items():
+    """Add the spelled-out form after each known abbreviation or everyday word (GDP -> GDP 地区生产总值)."""
+    for short, full in {**ABBREVIATIONS, **EVERYDAY_TERMS}.items():
         if short in text.upper() and full not in text:
             text = re.sub(re.escape(short), lambda m: f"{m.group(0)} {full} ", text, flags=re.IGNORECASE)
     return text

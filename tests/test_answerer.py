@@ -99,3 +99,17 @@ def test_a_list_continued_says_what_comes_next(answerer, analyzer):
     again = analyzer("他带来的第一份提案是什么？")
     again.said = {c.quote for c in first.citations if c.quote}
     assert "居家养老" in answerer.answer(again, [passage]).answer
+
+
+def test_a_figure_the_question_states_is_not_its_answer(answerer):
+    goals = hit("2025年某区经济社会发展主要预期目标是：地区生产总值增长5.5%左右；一般公共预算收入增长3%左右；"
+                "规模以上工业增加值增长6.5%左右；城镇新增就业1万人以上。")
+    a = answerer.answer("地区生产总值增长5.5%左右的那份报告里，一般公共预算收入打算增长多少？", [goals])
+    assert a.found and "3%左右" in a.answer
+
+
+def test_fenbie_keeps_every_figure_it_pairs(answerer):
+    text = ("2025年某区金融业增加值增长5%左右，社会融资规模保持合理增长，本外币存贷款余额分别达到3.1万亿元、3.3万亿元，"
+            "直接融资规模进一步扩大，金融服务实体经济能力持续增强。")
+    a = answerer.answer("某区2025年贷款余额目标是多少？", [hit(text)])
+    assert a.found and "3.1万亿元、3.3万亿元" in a.answer

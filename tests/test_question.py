@@ -2,7 +2,7 @@
 import pytest
 
 from rag.bm25 import ChineseTokenizer
-from rag.question import Analyzer, counts, expected_unit, question_type
+from rag.question import Analyzer, counts, expected_unit, question_type, without_figures
 
 CORPUS = {"历城区", "地区", "生产", "总值", "生产总值", "2024", "2023", "增长", "目标", "人均", "收入", "济南"}
 
@@ -38,7 +38,7 @@ def test_qualifiers_and_words_the_corpus_never_uses(analyzer):
 
 @pytest.mark.parametrize("question, qtype", [
     ("起步区为什么要建设大桥？", "why"), ("有哪些重点项目？", "list"), ("是否完成了目标？", "yesno"),
-    ("新增就业多少人？", "number"), ("2024年是什么年？", "entity"),
+    ("新增就业多少人？", "number"), ("2024年是什么年？", "entity"), ("为啥要把经费压减20%？", "why"),
 ])
 def test_question_types(question, qtype):
     assert question_type(question) == qtype
@@ -91,3 +91,15 @@ def test_the_nearest_heading_with_a_year_says_which_year_a_passage_is_about(anal
     looking_back = Chunk("a", "a.txt", "起步区2024年国民经济和社会发展计划", "一、2023年计划执行情况", "年生产整车超24万辆。")
     # The title's 2024 does not count for a passage under a 2023 heading; the heading's 2023 does.
     assert rerank_bonus(looking_back, "", analyzer("2023年生产了多少辆整车？"), 0.0) > rerank_bonus(looking_back, "", q, 0.0)
+
+
+def test_figures_a_question_states_are_its_premise(analyzer):
+    q = analyzer("2023年地区生产总值1327.8亿元的那个区，社零总额是多少？")
+    assert q.figures == ["1327.8"]  # not the year
+    assert analyzer("济南2025年5G基站和PM2.5浓度目标是多少？").figures == []  # names, not figures
+    assert without_figures("地区生产总值增长5.5%左右，收入增长15.5%", ["5.5"]) == "地区生产总值增长%左右，收入增长15.5%"
+
+
+def test_everyday_words_are_read_as_the_reports_terms(analyzer):
+    q = analyzer("济南2024年经济总量是多少？")
+    assert "地区生产总值" in q.search and "经济总量" in q.search
