@@ -142,6 +142,10 @@ class ExtractiveAnswerer(Answerer):
         for rank, h in enumerate(hits[: self.settings.answer_passages]):
             best: _Candidate | None = None
             head = normalize(h.chunk.title + " " + h.chunk.section).lower()
+            # What the document is about (纽西兰鸡毛松, 起步区) is said of every sentence in it, named or not:
+            # a sentence is told apart by the question's other words.
+            title = normalize(h.chunk.title).lower()
+            implied = {t for t in weights if t in title and not t.isdigit()}
             after_said = False
             for sent in passage_sentences(h.chunk.text):
                 if sent.strip() in q.said:
@@ -163,7 +167,7 @@ class ExtractiveAnswerer(Answerer):
                 # In a table row the answer is one cell; the row's name (its first cell) is context.
                 row = bool(TABLE_ROW_RE.match(sent)) and len(clauses) > 1
                 for i in range(1 if row else 0, len(clauses)):
-                    span, norm, got, novelty = "", "", set(), 0
+                    span, norm, got, novelty = "", "", set(implied), 0
                     for j in range(i, i + 1 if row else len(clauses)):
                         if len(span) + len(clauses[j]) > limit and span:
                             break

@@ -113,3 +113,11 @@ def test_fenbie_keeps_every_figure_it_pairs(answerer):
             "直接融资规模进一步扩大，金融服务实体经济能力持续增强。")
     a = answerer.answer("某区2025年贷款余额目标是多少？", [hit(text)])
     assert a.found and "3.1万亿元、3.3万亿元" in a.answer
+
+
+def test_what_the_document_is_about_does_not_pick_the_sentence(answerer):
+    # Every sentence of an article about 黄鳍紫鱼 is about it, named or not: 为食 tells the answer apart.
+    article = hit("黄鳍紫鱼，又称黄鳍姬鲷，为鲈形目笛鲷科的其中一个种，体长可达五十公分。"
+                  "栖息在珊瑚礁区外缘的斜坡水域，以其他鱼类、甲壳类为食。", title="黄鳍紫鱼", section="")
+    a = answerer.answer("黄鳍紫鱼主要以什么为食？", [article])
+    assert a.found and "甲壳类为食" in a.answer

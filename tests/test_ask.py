@@ -80,7 +80,7 @@ def test_a_follow_up_is_searched_with_what_the_history_gives(districts_index, fa
 def test_a_list_continued_gets_the_next_item_though_its_words_differ(tmp_path, fake_settings):
     corpus = tmp_path / "problems"
     corpus.mkdir()
-    (corpus / "r.txt").write_text("# 青禾县2024年工作报告\n\n## 三、存在的问题\n\n青禾县发展中存在的主要问题是稳增长压力仍然较大。"
+    (corpus / "r.txt").write_text("# 青禾县2024年工作报告\n\n## 三、几点不足\n\n青禾县发展中存在的主要问题是稳增长压力仍然较大。"
                                   "产业升级仍需提速，新兴产业规模还不够大。\n\n## 四、保障措施\n\n加强组织领导。\n", "utf-8")
     index = str(tmp_path / "problems-index")
     build_index([str(corpus)], index=index, settings=fake_settings)
