@@ -23,16 +23,17 @@ from pathlib import Path
 import numpy as np
 
 from rag import Settings
-from rag.answerability import EMBEDDING_FEATURES, FEATURES, WEIGHTS_FILE, question_reason
+from rag.answerability import EMBEDDING_FEATURES, FEATURES, STOPS, WEIGHTS_FILE, question_reason
 from rag.chain import get_engine
 
 from .runner import Item, bare, cmrc_items, load_items
 from .split import cmrc_halves
 
 L2 = 0.01  # ridge on the weights (not the bias): keeps them small where dev says little
-GATE_CANDIDATES = ("year", "place", "place_loose", "qualifier", "plan", "atype")  # agreements that may veto an answer
+GATE_CANDIDATES = ("year", "place", "place_loose", "scope", "qualifier", "plan", "atype")  # agreements that may veto an answer
 GATE_MISS = 0.01  # a gate when at most this share of right candidates on dev fail it
 CEILING_CANDIDATES = ("unseen",)  # shares that veto an answer above the highest a right dev answer had
+FLOOR_CANDIDATES = ("coverage", "chars")  # shares that veto an answer below the lowest a right dev answer had
 
 
 @dataclass
@@ -87,12 +88,14 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = 50) -> tuple[
     return raw, float(w[-1] - (raw * mu).sum())
 
 
-def passes(x: np.ndarray, gates: list[str], ceilings: dict[str, float]) -> np.ndarray:
+def passes(x: np.ndarray, gates: list[str], ceilings: dict[str, float], floors: dict[str, float]) -> np.ndarray:
     ok = np.ones(len(x), bool)
     for g in gates:
         ok &= x[:, FEATURES.index(g)] > 0
     for f, top in ceilings.items():
         ok &= x[:, FEATURES.index(f)] <= top
+    for f, low in floors.items():
+        ok &= x[:, FEATURES.index(f)] >= low
     return ok
 
 
@@ -106,15 +109,30 @@ def ceiling(cs: list[Case], feature: str) -> float:
     return 1.0
 
 
-def decide(cs: list[Case], w: np.ndarray, b: float, t: float, gates: list[str], ceilings: dict[str, float]) -> dict:
-    """The answerer's rule on cached candidates: answer with the first candidate whose probability >= t.
-    Metrics per dev group, with the largest false-decline rate over the groups."""
+def floor(cs: list[Case], feature: str) -> float:
+    """The highest value (in steps of 0.05) below which at most GATE_MISS of each dev group's right candidates lie."""
+    i = FEATURES.index(feature)
+    groups = [np.concatenate([c.x[c.y == 1, i] for c in cs if c.group == g and len(c.x)]) for g in {c.group for c in cs}]
+    for low in np.arange(1.0, -0.0001, -0.05):
+        if all((r < low).mean() <= GATE_MISS for r in groups if len(r)):
+            return round(float(low), 2)
+    return 0.0
+
+
+def decide(cs: list[Case], w: np.ndarray, b: float, t: float, gates: list[str], ceilings: dict[str, float],
+           floors: dict[str, float]) -> dict:
+    """The answerer's rule on cached candidates: answer with the first candidate whose probability >= t, unless a
+    candidate before it failed a stop (rag.answerability.STOPS). Metrics per dev group, with the largest
+    false-decline rate over the groups."""
     def outcome(c: Case) -> tuple[bool, bool]:
         if c.hard or not len(c.x):
             return False, False
-        p = passes(c.x, gates, ceilings) / (1 + np.exp(-(c.x @ w + b)))
+        p = passes(c.x, gates, ceilings, floors) / (1 + np.exp(-(c.x @ w + b)))
         ok = np.nonzero(p >= t)[0]
-        return (True, bool(c.y[ok[0]])) if len(ok) else (False, False)
+        stop = np.nonzero(np.any(c.x[:, [FEATURES.index(f) for f in STOPS]] <= 0, axis=1))[0]
+        if len(ok) and (not len(stop) or ok[0] < stop[0]):
+            return True, bool(c.y[ok[0]])
+        return False, False
 
     out: dict = {}
     for group in sorted({c.group for c in cs}):
@@ -136,17 +154,18 @@ def calibrate(cs: list[Case], x: np.ndarray, y: np.ndarray, names: list[str], ma
     mask = np.array([f in names for f in FEATURES])
     gates = [g for g in GATE_CANDIDATES if g in names and (x[y == 1, FEATURES.index(g)] <= 0).mean() <= GATE_MISS]
     ceilings = {f: ceiling(cs, f) for f in CEILING_CANDIDATES if f in names}
-    keep = passes(x, gates, ceilings)
+    floors = {f: floor(cs, f) for f in FLOOR_CANDIDATES if f in names}
+    keep = passes(x, gates, ceilings, floors)
     w_sub, b = fit(x[keep][:, mask], y[keep])
     w = np.zeros(len(FEATURES))
     w[mask] = w_sub
     grid = [round(t, 3) for t in np.arange(0.02, 0.96, 0.01)]
-    ok = [t for t in grid if decide(cs, w, b, t, gates, ceilings)["false_decline"] <= max_fd]
+    ok = [t for t in grid if decide(cs, w, b, t, gates, ceilings, floors)["false_decline"] <= max_fd]
     t = max(ok) if ok else grid[0]
     return {
         "weights": {k: round(float(v), 4) for k, v in zip(FEATURES, w) if k in names},
-        "bias": round(b, 4), "gates": gates, "ceilings": ceilings, "threshold": t,
-        "dev": {k: round(v, 3) for k, v in decide(cs, w, b, t, gates, ceilings).items()},
+        "bias": round(b, 4), "gates": gates, "ceilings": ceilings, "floors": floors, "threshold": t,
+        "dev": {k: round(v, 3) for k, v in decide(cs, w, b, t, gates, ceilings, floors).items()},
     }
 
 

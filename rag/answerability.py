@@ -19,14 +19,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .question import LAST_YEAR_RE, RESULT_SECTION, YEAR_RE, Question, has_amount, place_stem, without_figures
+from .question import (LAST_YEAR_RE, RESULT_SECTION, YEAR_RE, Question, has_amount, place_level, place_stem,
+                       without_figures)
 from .textutil import normalize
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
 WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
-FEATURES = ("coverage", "coverage_all", "chars", "dense", "year", "place", "place_loose", "qualifier",
+FEATURES = ("coverage", "coverage_all", "chars", "dense", "year", "place", "place_loose", "scope", "qualifier",
             "plan", "atype", "unseen", "words", "rank", "number", "list", "why", "yesno")
 EMBEDDING_FEATURES = ("dense",)  # a cosine: its scale belongs to the embedding model
+# An agreement whose failure on a candidate ends the search: the best passage is a district's when the city is
+# asked about, and the passages after it match the question less (they are not the city's figure either).
+STOPS = ("scope",)
 UNIT_CELL_RE = re.compile(r"单位[：:]\s*([^；;\n]{1,6})")  # a table row's 计算单位：亿元
 UNIT_COLUMN_RE = re.compile(r"[（(]([^（）()]{1,4})[）)][：:]")  # a column named 2023年增长（%）：
 UNIT_ROW_RE = re.compile(r"^[^；;]*?[（(]([^（）()]{1,4})[）)][；;]")  # a row named 地区生产总值（亿元）；
@@ -82,6 +86,14 @@ def place_agreement(q: Question, where: str, near: str) -> float:
     return 1.0
 
 
+def scope_agreement(q: Question, doc_place: str, sentence: str) -> float:
+    """0 when the question asks about a city (济南) and the answer comes from a district's document (历城区) whose
+    sentence does not name the city: a district's figure is not the city's."""
+    if place_level(q.place) == 1 and place_level(doc_place) == 2 and place_stem(q.place) not in sentence:
+        return 0.0
+    return 1.0
+
+
 def loose_place_agreement(q: Question, where: str, document: str) -> float:
     """For places known only by jieba's tag (北京, 非洲; it tags some common words so): 1 when the passage names
     them, 0.5 when only its document does, 0 when the document never does."""
@@ -127,10 +139,13 @@ class Answerability:
         self.lexical = Answerability(lexical) if lexical is not None else None
 
     def probability(self, f: dict[str, float]) -> float:
-        """0 when a gate fails (an agreement that no right answer on dev lacked), else the logistic score."""
+        """0 when a gate fails (an agreement that no right answer on dev lacked) or a share is outside what right
+        answers on dev had (ceilings, floors), else the logistic score."""
         if any(f.get(g, 1.0) <= 0 for g in self.model.get("gates", ())):
             return 0.0
         if any(f.get(k, 0.0) > top for k, top in self.model.get("ceilings", {}).items()):
+            return 0.0
+        if any(f.get(k, 1.0) < low for k, low in self.model.get("floors", {}).items()):
             return 0.0
         z = self.model["bias"] + sum(self.model["weights"].get(k, 0.0) * v for k, v in f.items())
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
@@ -153,6 +168,8 @@ def reason_for(q: Question, f: dict[str, float], ceilings: dict[str, float] | No
         missing = q.loose_places if f.get("place_loose", 1.0) < 1.0 else []
     if missing:
         return f"文件中没有找到{missing[0]}的相关数据。"
+    if f.get("scope", 1.0) == 0.0:
+        return f"文件中没有找到{q.place}全市的相关数据（只有下辖区县的）。"
     if f.get("year", 1.0) == 0.0 and q.years:
         return f"文件中没有找到{what}的相关数据。"
     if f.get("qualifier", 1.0) == 0.0 and q.qualifiers:

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import Callable, Iterator
 
-from .answerability import (NOT_FOUND, Answerability, Verdict, answer_type, load_weights, loose_place_agreement,
-                            model_for, place_agreement, plan_agreement, question_reason, year_agreement)
+from .answerability import (NOT_FOUND, STOPS, Answerability, Verdict, answer_type, load_weights, loose_place_agreement,
+                            model_for, place_agreement, plan_agreement, question_reason, scope_agreement,
+                            year_agreement)
 from .config import Settings
 from .models import Answer, Chunk, Citation, ScoredChunk
-from .question import YEAR_RE, Analyzer, Question, counts, has_amount, without_figures
+from .question import YEAR_RE, Analyzer, Question, counts, has_amount, main_place, without_figures
 from .textutil import is_cjk, normalize, split_clauses, split_sentences, squash
 
 CONTEXT_CREDIT = 0.5  # a question word in the answer's sentence (not the span itself) or its heading counts half
@@ -252,6 +253,7 @@ class ExtractiveAnswerer(Answerer):
                         default=1.0),
             "place": place_agreement(q, where, near),
             "place_loose": loose_place_agreement(q, where, self.document(c.source)) if q.loose_places else 1.0,
+            "scope": scope_agreement(q, main_place(title, self.analyzer.places), normalize(cand.sentence)),
             "qualifier": float(all(w in section + normalize(cand.sentence) for w in q.qualifiers)),
             "plan": plan_agreement(q, c.section, cand.sentence),
             "atype": answer_type(q, normalize(self.span(q, cand)), normalize(cand.sentence)),  # as shown
@@ -271,7 +273,8 @@ class ExtractiveAnswerer(Answerer):
     def choose(self, q: Question, hits: list[ScoredChunk]) -> tuple[_Candidate | None, Verdict | None]:
         """The best candidate that the answerability model accepts (None if none does), and the verdict on the
         first candidate: a passage about another year or place gives way to the next passage's candidate
-        rather than to a decline, and a decline gives the first candidate's reason."""
+        rather than to a decline (unless it fails a stop: a district's passage when the city is asked about),
+        and a decline gives the first candidate's reason."""
         first: Verdict | None = None
         for cand, f in self.assess(q, hits)[1]:
             verdict = self.answerability.judge(q, f)
@@ -282,6 +285,8 @@ class ExtractiveAnswerer(Answerer):
                 # whose answer was judged then; its own words need not match the question again.
                 return cand, Verdict(verdict.p, True)
             first = first or verdict
+            if any(f.get(k, 1.0) <= 0 for k in STOPS):
+                break
         return None, first
 
     def confidence(self, question: Question | str, hits: list[ScoredChunk]) -> float:

@@ -1,6 +1,6 @@
 """The decline decision: reasons from the question alone, the gates, and the fitted model's file."""
 from rag.answerability import (FEATURES, Answerability, load_weights, model_for, question_reason, reason_for,
-                               year_agreement)
+                               scope_agreement, year_agreement)
 from rag.question import Question
 
 
@@ -60,3 +60,27 @@ def test_calibration_sets_a_ceiling_above_every_right_dev_answer():
     rows[:, i] = [0.0, 0.2, 0.4, 0.9]
     case = Case("seeds", True, False, rows, np.array([1.0, 1.0, 1.0, 0.0]), False)
     assert ceiling([case], "unseen") == 0.4  # the wrong candidate's 0.9 does not count
+
+
+def test_calibration_sets_a_floor_below_every_right_dev_answer():
+    import numpy as np
+
+    from eval.calibrate import Case, floor
+
+    i = FEATURES.index("coverage")
+    rows = np.zeros((4, len(FEATURES)))
+    rows[:, i] = [0.9, 0.6, 0.3, 0.05]
+    case = Case("seeds", True, False, rows, np.array([1.0, 1.0, 1.0, 0.0]), False)
+    assert floor([case], "coverage") == 0.3  # the wrong candidate's 0.05 does not count
+    model = {"weights": {"coverage": 100.0}, "bias": 0.0, "gates": [], "floors": {"coverage": 0.3}, "threshold": 0.0}
+    assert not Answerability(model).judge(Question("x", "x"), {"coverage": 0.2}).ok
+
+
+def test_a_districts_figure_does_not_answer_for_the_city():
+    q = Question("济南市2024年外资多少", "济南市2024年外资多少", place="济南市", places=["济南市"])
+    assert scope_agreement(q, "历城区", "历城区实际使用外资3亿美元") == 0.0
+    assert scope_agreement(q, "历城区", "济南先进动力研究所落户历城区") == 1.0  # the sentence names the city
+    assert scope_agreement(q, "济南市", "实际使用外资3亿美元") == 1.0
+    district = Question("历城区外资多少", "历城区外资多少", place="历城区", places=["历城区"])
+    assert scope_agreement(district, "历城区", "实际使用外资3亿美元") == 1.0
+    assert "济南市全市" in reason_for(q, {"scope": 0.0})

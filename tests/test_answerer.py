@@ -121,3 +121,13 @@ def test_what_the_document_is_about_does_not_pick_the_sentence(answerer):
                   "栖息在珊瑚礁区外缘的斜坡水域，以其他鱼类、甲壳类为食。", title="黄鳍紫鱼", section="")
     a = answerer.answer("黄鳍紫鱼主要以什么为食？", [article])
     assert a.found and "甲壳类为食" in a.answer
+
+
+def test_a_city_question_is_not_answered_from_a_districts_report():
+    analyzer = Analyzer(ChineseTokenizer(), places=["某区", "某市"])
+    answerer = ExtractiveAnswerer(analyzer, answerability=Answerability(load_weights()["lexical"], threshold=0.0))
+    district = hit("2024年实际使用外资3亿美元，增长10%。", title="某市某区2024年工作报告")
+    city = hit("2024年某市外资工作会议召开，200家外资企业参加。", title="某市2024年工作报告")
+    a = answerer.answer("某市2024年实际使用外资多少亿美元？", [district, city])
+    assert not a.found and "某市全市" in a.answer
+    assert answerer.answer("某区2024年实际使用外资多少亿美元？", [district]).found
