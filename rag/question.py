@@ -58,6 +58,8 @@ def has_amount(unit: str, text: str) -> bool:
     """A figure in the unit asked for: 40万辆 for 辆, 十二个方面 for 方面."""
     if re.search(r"\d[\d.,]*\s*(?:万|亿|千|百)?个?(?:" + unit + ")", text):
         return True
+    if "名" in unit.split("|") and re.search(r"第\s*[\d一二三四五六七八九十]+", text):
+        return True  # a rank: 排名全市第3
     return bool(re.search(r"[一二两三四五六七八九十百]+(?:个)?(?:" + unit + ")", text))
 
 
@@ -267,7 +269,7 @@ class Analyzer:
 LEAD_RE = re.compile(r"^(那么|那|还有|另外|再|and)\s*")
 TAIL_RE = re.compile(r"(的)?(情况|数据|目标|呢|吗)*[呢？?。!！\s]*$")
 # Where the ask of a question starts: the figure's kind (增长, 目标 …) or the question word.
-ASK_RE = re.compile(r"(同比|比上年|增长|增速|增幅|目标|计划|预期|预计|力争|实际|完成|达到|是多少|有多少|多少|几|是什么|有哪些|"
+ASK_RE = re.compile(r"(同比|比上年|(?<!占)比(?![重例率])|增长|增速|增幅|目标|计划|预期|预计|力争|实际|完成|达到|是多少|有多少|多少|几|是什么|有哪些|"
                     r"哪些|哪一?[类个项种家份条]|为什么|为何|是否|怎么|如何)")
 FILLER = "的"
 SCOPE_RE = re.compile(r"全市|全区|全县|全省|全国|整体|总体|全体")  # 济南全市呢: the place's whole, not an indicator

@@ -2,7 +2,7 @@
 import pytest
 
 from rag.bm25 import ChineseTokenizer
-from rag.question import Analyzer, counts, expected_unit, question_type, without_figures
+from rag.question import Analyzer, counts, expected_unit, has_amount, question_type, without_figures
 
 CORPUS = {"历城区", "地区", "生产", "总值", "生产总值", "2024", "2023", "增长", "目标", "人均", "收入", "济南"}
 
@@ -54,6 +54,14 @@ def test_a_question_is_cut_into_place_year_indicator_and_ask(analyzer):
     assert (p.place, p.year, p.indicator) == ("历城区", "2024年", "地区生产总值") and p.ask.startswith("增长目标是多少")
     p = analyzer("济南市2024年计划开工新建改扩建多少所中小学？").parts
     assert p.indicator == "" and p.counted == "中小学"  # what a how-many question counts is its indicator
+    p = analyzer("历城区2023年一般公共预算收入比全市平均水平高多少？").parts
+    assert p.indicator == "一般公共预算收入" and p.ask.startswith("比")  # a comparison is part of the ask
+    assert analyzer("财政民生支出占比多少？").parts.indicator == "财政民生支出占比"  # 占比 is not a comparison
+
+
+def test_a_rank_is_the_answer_to_which_place():
+    assert has_amount(expected_unit("总量在全市排第几？"), "总量排名全市第 3，同比增长11.1%")
+    assert not has_amount(expected_unit("总量在全市排第几？"), "总量140亿元")
 
 
 def test_counts_finds_the_figure_next_to_the_noun_asked_about():
