@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .question import (LAST_YEAR_RE, RESULT_SECTION, YEAR_RE, Question, has_amount, place_level, place_stem,
+from .question import (DATED_RE, LAST_YEAR_RE, RESULT_SECTION, YEAR_RE, Question, has_amount, place_level, place_stem,
                        without_figures)
 from .textutil import normalize
 
@@ -57,12 +57,15 @@ def question_reason(q: Question) -> str:
     return ""
 
 
-def year_agreement(year: str, title: str, section: str, sentence: str, passage: str) -> float:
+def year_agreement(year: str, title: str, section: str, sentence: str, passage: str, result: bool = False) -> float:
     """1 when the sentence, its heading or the document's title names the year; 0.5 when only the passage does,
     or the title is the next year's (a report that looks back); 0 for a report of the year asked whose sentence
-    says 去年, or when nothing names the year."""
+    says 去年, or when nothing names the year. For a result asked (`result`), a heading that names another year
+    says which year the passage reports: the title's year does not count (a 2024 report's "2023年…执行情况")."""
     if year in normalize(section + sentence):
         return 1.0
+    if result and DATED_RE.search(normalize(section)):
+        return 0.5 if year in passage else 0.0
     title_years = set(YEAR_RE.findall(normalize(title)))
     if year in title_years:
         if str(int(year) - 1) not in title_years and LAST_YEAR_RE.search(sentence):

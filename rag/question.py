@@ -11,6 +11,7 @@ from typing import Callable, Iterable
 from .textutil import CJK_RE, expand_abbreviations, normalize
 
 YEAR_RE = re.compile(r"(20\d{2}|19\d{2})\s*年?")
+DATED_RE = re.compile(r"(20\d{2}|19\d{2})\s*年")  # a year as a heading names it (统筹抓好2000个重大项目 names none)
 # One place-suffix rule for the package: 历城区, 商河县, 济南市, 港沟街道 …
 PLACE_SUFFIX_RE = re.compile(r"(区|县|市|镇|街道)$")
 SPLIT_SUFFIXES = ("区", "县", "市", "镇")  # a suffix jieba may split off a name it does not know (石川 + 区)
