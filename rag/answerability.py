@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .question import (DATED_RE, LAST_YEAR_RE, RESULT_SECTION, YEAR_RE, Question, has_amount, place_level, place_stem,
-                       without_figures)
+from .question import (DATED_RE, LAST_YEAR_RE, RESULT_SECTION, YEAR_RE, Question, has_amount, place_level,
+                       place_stem, without_figures)
 from .textutil import normalize
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
