@@ -21,11 +21,11 @@ from pathlib import Path
 
 from .question import (DATED_RE, LAST_YEAR_RE, RESULT_SECTION, YEAR_RE, Question, has_amount, place_level,
                        place_stem, without_figures)
-from .textutil import normalize
+from .textutil import normalize, split_clauses
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
 WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
-FEATURES = ("coverage", "coverage_all", "chars", "dense", "year", "place", "place_loose", "scope", "qualifier",
+FEATURES = ("coverage", "coverage_all", "bound", "chars", "dense", "year", "place", "place_loose", "scope", "qualifier",
             "plan", "atype", "unseen", "words", "rank", "number", "list", "why", "yesno")
 EMBEDDING_FEATURES = ("dense",)  # a cosine: its scale belongs to the embedding model
 # An agreement whose failure on a candidate ends the search: the best passage is a district's when the city is
@@ -117,6 +117,23 @@ def answer_type(q: Question, span: str, sentence: str = "") -> float:
         units = UNIT_CELL_RE.findall(sentence) + UNIT_COLUMN_RE.findall(span) + UNIT_ROW_RE.findall(sentence)
         return float(has_amount(q.unit, span) or any(has_amount(q.unit, span.rstrip("；;，, \n") + u) for u in units))
     return float(any(ch in NUMBER_CHARS for ch in span))
+
+
+def bound_coverage(q: Question, span: str, sentence: str) -> float:
+    """For a how-many question: the (IDF-weighted) share of the question's topic words in the clause that holds
+    the figure and the one before it, which name what the figure counts (新开工项目109个，完成一般公共预算收入10亿元
+    counts no 地区生产总值); a table row's name counts as its cells' clause. Other questions: 1. (The clause before
+    is read always: dev declined 0.837 with it, 0.816 when only a bare figure's.)"""
+    topic = q.topic
+    total = sum(topic.values())
+    if q.qtype != "number" or not total:
+        return 1.0
+    clauses = split_clauses(span) or [span]
+    at = next((i for i, c in enumerate(clauses) if answer_type(q, c, sentence)), 0)
+    window = "".join(clauses[max(0, at - 1):at + 1])
+    if UNIT_ROW_RE.match(sentence) or "；" in sentence[:40]:
+        window += sentence.split("；", 1)[0].lower()  # a table row's name
+    return sum(w for t, w in topic.items() if t in window.lower()) / total
 
 
 @lru_cache(maxsize=4)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import Callable, Iterator
 
-from .answerability import (NOT_FOUND, STOPS, Answerability, Verdict, answer_type, load_weights, loose_place_agreement,
-                            model_for, place_agreement, plan_agreement, question_reason, scope_agreement,
-                            year_agreement)
+from .answerability import (NOT_FOUND, STOPS, Answerability, Verdict, answer_type, bound_coverage, load_weights,
+                            loose_place_agreement, model_for, place_agreement, plan_agreement, question_reason,
+                            scope_agreement, year_agreement)
 from .config import Settings
 from .models import Answer, Chunk, Citation, ScoredChunk
 from .question import YEAR_RE, Analyzer, Question, counts, has_amount, main_place, without_figures
@@ -248,6 +248,7 @@ class ExtractiveAnswerer(Answerer):
         return {
             "coverage": coverage,
             "coverage_all": coverage_all,
+            "bound": bound_coverage(q, normalize(self.span(q, cand)), normalize(cand.sentence)),
             "chars": len(qchars & set(near)) / len(qchars) if qchars else 0.0,
             "dense": h.dense,
             "year": min((year_agreement(y, c.title, c.section, cand.sentence, c.norm_text, result) for y in q.years),

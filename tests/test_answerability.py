@@ -1,6 +1,6 @@
 """The decline decision: reasons from the question alone, the gates, and the fitted model's file."""
 from rag.answerability import (FEATURES, Answerability, load_weights, model_for, question_reason, reason_for,
-                               scope_agreement, year_agreement)
+                               bound_coverage, scope_agreement, year_agreement)
 from rag.question import Question
 
 
@@ -88,3 +88,14 @@ def test_a_districts_figure_does_not_answer_for_the_city():
     district = Question("历城区外资多少", "历城区外资多少", place="历城区", places=["历城区"])
     assert scope_agreement(district, "历城区", "实际使用外资3亿美元") == 1.0
     assert "济南市全市" in reason_for(q, {"scope": 0.0})
+
+
+def test_a_figure_is_bound_to_the_words_of_its_own_clause():
+    q = Question("济南经济总量是多少亿元", "x", qtype="number", unit="元", evidence={"地区生产总值": 2.0, "总量": 1.0})
+    other = "新开工项目109个，完成一般公共预算收入1060.8亿元，地区生产总值增长6%"
+    assert bound_coverage(q, other, other) == 0.0  # the 亿元 figure counts 一般公共预算收入
+    bare = "全市地区生产总值总量，达到1.3万亿元"
+    assert bound_coverage(q, bare, bare) == 1.0  # a bare figure: the clause before names it
+    own = "全市地区生产总值总量达到1.3万亿元，增长6%左右"
+    assert bound_coverage(q, own, own) == 1.0
+    assert bound_coverage(Question("为什么", "x", qtype="why", evidence={"原因": 1.0}), other, other) == 1.0
