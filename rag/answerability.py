@@ -57,21 +57,22 @@ def question_reason(q: Question) -> str:
     return ""
 
 
-def year_agreement(year: str, title: str, section: str, sentence: str, passage: str, result: bool = False) -> float:
+def year_agreement(year: str, title: str, section: str, sentence: str, passage: str, wants: str = "") -> float:
     """1 when the sentence, its heading or the document's title names the year; 0.5 when only the passage does,
     or the title is the next year's (a report that looks back); 0 for a report of the year asked whose sentence
-    says 去年, or when nothing names the year. For a result asked (`result`), a heading that names another year
-    says which year the passage reports: the title's year does not count (a 2024 report's "2023年…执行情况")."""
+    says 去年, or when nothing names the year. `wants` "result": a heading that names another year says which
+    year the passage reports, not the title (a 2024 report's "2023年…执行情况"); "target": the next year's
+    report plans the next year, not the year asked."""
     if year in normalize(section + sentence):
         return 1.0
-    if result and DATED_RE.search(normalize(section)):
+    if wants == "result" and DATED_RE.search(normalize(section)):
         return 0.5 if year in passage else 0.0
     title_years = set(YEAR_RE.findall(normalize(title)))
     if year in title_years:
         if str(int(year) - 1) not in title_years and LAST_YEAR_RE.search(sentence):
             return 0.0  # 去年 in a report of the year asked means the year before it
         return 1.0
-    if year in passage or str(int(year) + 1) in title_years:
+    if year in passage or (str(int(year) + 1) in title_years and wants != "target"):
         return 0.5
     return 0.0
 

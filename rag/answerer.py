@@ -244,14 +244,15 @@ class ExtractiveAnswerer(Answerer):
         coverage_all = got / (total + mean * len(q.unseen)) if total else 0.0
         words = len(q.unseen) + sum(1 for w in q.evidence.values() if w > 0)
         qchars = {ch for ch in normalize(q.text) if is_cjk(ch) and ch not in QUESTION_CHARS}
-        result = q.wants_result and not q.wants_target and q.qtype == "number"  # a figure reported
+        wants = ("result" if q.wants_result and not q.wants_target and q.qtype == "number"  # a figure reported
+                 else "target" if q.wants_target and not q.wants_result else "")
         return {
             "coverage": coverage,
             "coverage_all": coverage_all,
             "bound": bound_coverage(q, normalize(self.span(q, cand)), normalize(cand.sentence)),
             "chars": len(qchars & set(near)) / len(qchars) if qchars else 0.0,
             "dense": h.dense,
-            "year": min((year_agreement(y, c.title, c.section, cand.sentence, c.norm_text, result) for y in q.years),
+            "year": min((year_agreement(y, c.title, c.section, cand.sentence, c.norm_text, wants) for y in q.years),
                         default=1.0),
             "place": place_agreement(q, where, near),
             "place_loose": loose_place_agreement(q, where, self.document(c.source)) if q.loose_places else 1.0,

@@ -27,8 +27,8 @@ def test_year_agreement():
     assert year_agreement("2022", "某区2024年计划", "", "完成投资100亿元", "") == 0.0
     # A figure reported: a 2024 plan's look back at 2023 does not report 2024 (2000个项目 names no year).
     look_back = ("某区2024年计划", "一、2023年计划执行情况", "全年生产整车24万辆", "")
-    assert year_agreement("2024", *look_back) == 1.0 and year_agreement("2024", *look_back, result=True) == 0.0
-    assert year_agreement("2024", "某区2024年计划", "抓好2000个项目", "生产整车24万辆", "", result=True) == 1.0
+    assert year_agreement("2024", *look_back) == 1.0 and year_agreement("2024", *look_back, wants="result") == 0.0
+    assert year_agreement("2024", "某区2024年计划", "抓好2000个项目", "生产整车24万辆", "", wants="result") == 1.0
 
 
 def test_the_fitted_file_names_its_features_and_its_provenance():
