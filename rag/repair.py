@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .question import YEAR_RE
 from .textutil import ends_sentence, is_cjk
 
 CN_NUM = "一二三四五六七八九十百零〇两"
@@ -264,8 +265,12 @@ def _fix_headings(blocks: list[Block], has_markdown: bool) -> list[Block]:
         if b.kind == "heading" and _false_heading(b, t, prev):
             b = Block("text", b.pieces)
         elif b.kind == "text" and not b.indent and not has_markdown and _plain_heading(t) and i + 1 < len(blocks):
+            # A flush line between indented paragraphs (a newspaper's box: "2024 年主要预期目标") heads what
+            # follows, though the item before it ends without a full stop.
+            boxed = (prev is not None and prev.indent and blocks[i + 1].kind == "text" and blocks[i + 1].indent
+                     and not re.search(r"[\d，,]", YEAR_RE.sub("", t)))  # not a wrapped line's figures
             after_break = (prev is None or prev.kind != "text" or ends_sentence(prev.text)
-                           or prev.text.endswith(("：", ":")))
+                           or prev.text.endswith(("：", ":")) or boxed)
             if after_break:
                 b = Block("heading", b.pieces, family="plain")
                 if prev is not None and prev.kind == "text" and len(prev.text) <= 16 and prev.text.endswith(("：", ":")):

@@ -7,6 +7,7 @@ import pytest
 from rag.chunking import chunk_document
 from rag.config import Settings
 from rag.loaders import load_file
+from rag.models import Document
 from rag.repair import repair
 from rag.textutil import is_cjk, split_sentences, squash
 
@@ -31,6 +32,17 @@ def test_000_no_line_break_inside_a_sentence():
         for m in re.finditer(r"(.)\n(.)", c.text):
             a, b = m.group(1), m.group(2)
             assert not (is_cjk(a) and is_cjk(b)), f"line break inside a sentence: {c.text[max(0, m.start() - 20):m.end() + 20]!r}"
+
+
+def test_a_flush_line_between_indented_paragraphs_heads_a_box():
+    text = ("某市两会特刊\n\n2023 年经济社会发展情况\n\n  预计全市地区生产总值增长6%左右，完成一般公\n\n共预算收入100亿元\n\n"
+            "  财政民生支出 100 亿元，占比达到 80%\n\n2024 年主要预期目标\n\n  新增规上工业企业 200 家\n\n"
+            "  开工新建改扩建幼儿园 32所\n")
+    headings = [b.text for b in repair(text) if b.kind == "heading"]
+    assert "2024 年主要预期目标" in headings
+    assert not any("共预算收入" in h for h in headings)  # a wrapped line's figures are not a heading
+    kids = [c for c in chunk_document(Document("box.txt", text)) if "幼儿园 32所" in c.text]
+    assert kids and all("2024 年主要预期目标" in c.section for c in kids)
 
 
 def test_000_split_headline_is_one_heading_and_false_heading_rejected():
