@@ -37,6 +37,10 @@ QTYPES = {
 # The unit a "how many" question counts in: 多少家 -> 家, 多少万辆 -> 辆, 多少钱 -> 元, 第几 -> 位/名.
 UNIT_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(个百分点|百分点|平方米|平方公里|公里|千瓦|方面|[个条家亩人天辆所座项台套件名位次吨户间处场批列倍元岁种])")
 UNIT_ALIASES = {"钱": "元", "资金": "元", "投资": "元", "第几": "位|名"}
+# The unit an indicator is counted in, implied by its head noun when the question names none: the measures of
+# statistical reporting (人口 in 人, 总额 and 收入 in 元), not of one document.
+IMPLIED_UNITS = (("人口|人数", "人"), ("总额|金额|额|收入|总值|产值|投资|支出", "元"))
+ASK_VERBS = r"总量|规模|总共|一共|大约|大概|约|是|有|达到|为|达"
 SHORT_TOKEN = 0.3  # weight factor of one-character words (多, 大, 新): weak evidence
 # A figure the question states (GDP 1327.8亿元的那个区, 增长5.5%左右的那份报告): not glued to letters (5G, PM2.5).
 FIGURE_RE = re.compile(r"(?<![A-Za-z0-9.])\d+(?:\.\d+)?(?![A-Za-z0-9.])")
@@ -50,8 +54,11 @@ def expected_unit(question: str) -> str:
     for word, unit in UNIT_ALIASES.items():
         if re.search(r"(多少|几)" + word if word != "第几" else word, question):
             return unit
-    if re.search(r"比重|占比|比例|增速|增幅|增长|百分之", question):
+    if re.search(r"比重|占比|比例|增速|增幅|增长|百分之|占[^，,。？?]{0,8}(?:多少|几)", question):  # 占总支出多少
         return "%|百分点"
+    for head, unit in IMPLIED_UNITS:  # 人口是多少 counts people, 出口额是多少 an amount of money
+        if re.search(rf"(?:{head})(?:{ASK_VERBS})?(?:多少|几)", question):
+            return unit
     return ""
 
 

@@ -44,7 +44,11 @@ def test_question_types(question, qtype):
     assert question_type(question) == qtype
 
 
-@pytest.mark.parametrize("question, unit", [("开行多少列？", "列"), ("花了多少钱？", "元"), ("增速是多少", "%|百分点"), ("叫什么", "")])
+@pytest.mark.parametrize("question, unit", [
+    ("开行多少列？", "列"), ("花了多少钱？", "元"), ("增速是多少", "%|百分点"), ("叫什么", ""),
+    ("济南的人口是多少？", "人"), ("出口额是多少？", "元"), ("民生支出占总支出多少？", "%|百分点"),
+    ("千人口托位数是多少？", ""),  # its head is 托位数, not 人口
+])
 def test_expected_unit(question, unit):
     assert expected_unit(question) == unit
 
