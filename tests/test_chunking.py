@@ -8,7 +8,7 @@ from rag.chunking import chunk_document
 from rag.config import Settings
 from rag.loaders import load_file
 from rag.models import Document
-from rag.repair import repair
+from rag.repair import _byline, repair
 from rag.textutil import is_cjk, split_sentences, squash
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -28,10 +28,17 @@ def test_003_target_chunk_has_its_section_and_title():
 
 
 def test_000_no_line_break_inside_a_sentence():
+    # A line break between two Chinese characters must be a paragraph's start in the source (a newspaper box's
+    # items end without a full stop), or follow a byline.
+    raw = (SEEDS / "000_b0255db324f54625.txt").read_text("utf-8")
     for c in chunks_of("000_b0255db324f54625.txt"):
-        for m in re.finditer(r"(.)\n(.)", c.text):
-            a, b = m.group(1), m.group(2)
-            assert not (is_cjk(a) and is_cjk(b)), f"line break inside a sentence: {c.text[max(0, m.start() - 20):m.end() + 20]!r}"
+        for m in re.finditer(r"([^\n]*)\n([^\n]{1,6})", c.text):
+            before, after = m.group(1), m.group(2)
+            if not (is_cjk(before[-1:]) and is_cjk(after[:1])) or _byline(before):
+                continue
+            starts = [k.start() for k in re.finditer(re.escape(after), raw)]
+            assert any(raw[:k].rstrip(" \u3000").endswith("\n\n") for k in starts), \
+                f"line break inside a sentence: {c.text[max(0, m.start() - 20):m.end() + 20]!r}"
 
 
 def test_a_flush_line_between_indented_paragraphs_heads_a_box():
@@ -43,6 +50,18 @@ def test_a_flush_line_between_indented_paragraphs_heads_a_box():
     assert not any("共预算收入" in h for h in headings)  # a wrapped line's figures are not a heading
     kids = [c for c in chunk_document(Document("box.txt", text)) if "幼儿园 32所" in c.text]
     assert kids and all("2024 年主要预期目标" in c.section for c in kids)
+
+
+def test_a_box_of_figures_keeps_one_item_a_line():
+    text = ("某市两会特刊\n\n2024 年主要预期目标\n\n  全年新增城镇就业 15 万人以上，开工新建改扩建幼儿园 32所、中小学 28所\n\n"
+            "地区生产总值\n增长 5.5%以上\n\n一般公共预算收\n入增长 5%左右\n\n"
+            "居民消费价格涨\n幅控制在 3%左右\n\n  全市经营主体超过154万户，预计新增高新技术企业超1100家，技术合同成交额达到\n\n"
+            "806.53亿元，居全省首位。\n")
+    texts = [b.text for b in repair(text) if b.kind == "text"]
+    assert "地区生产总值增长 5.5%以上" in texts and "一般公共预算收入增长 5%左右" in texts
+    assert any(t.endswith("806.53亿元，居全省首位。") and t.startswith("全市经营主体") for t in texts)  # a page cut
+    chunk = chunk_document(Document("box.txt", text))[0].text
+    assert "5.5%以上\n一般公共预算收入增长 5%左右\n居民消费价格" in chunk
 
 
 def test_000_split_headline_is_one_heading_and_false_heading_rejected():
