@@ -79,7 +79,7 @@ ABBREVIATIONS = {"GDP": "地区生产总值", "规上": "规模以上", "CPI": "
 # of China's statistical reporting, not of one document.
 EVERYDAY_TERMS = {"经济总量": "地区生产总值", "老百姓收入": "居民人均可支配收入", "群众收入": "居民人均可支配收入",
                   "钱袋子": "居民人均可支配收入", "贷款规模": "贷款余额", "存款规模": "存款余额", "物价": "居民消费价格",
-                  "盘子": "规模"}
+                  "盘子": "规模", "利用外资": "使用外资", "使用外资": "利用外资"}
 
 
 def expand_abbreviations(text: str) -> str:

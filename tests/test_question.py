@@ -115,3 +115,4 @@ def test_figures_a_question_states_are_its_premise(analyzer):
 def test_everyday_words_are_read_as_the_reports_terms(analyzer):
     q = analyzer("济南2024年经济总量是多少？")
     assert "地区生产总值" in q.search and "经济总量" in q.search
+    assert "使用外资" in analyzer("实际利用外资多少？").search and "利用外资" in analyzer("实际使用外资多少？").search
