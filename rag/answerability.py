@@ -25,8 +25,8 @@ from .textutil import normalize, split_clauses
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
 WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
-FEATURES = ("coverage", "coverage_all", "bound", "chars", "dense", "year", "place", "place_loose", "scope", "qualifier",
-            "plan", "atype", "unseen", "words", "rank", "number", "list", "why", "yesno")
+FEATURES = ("coverage", "coverage_all", "bound", "chars", "dense", "year", "place", "place_loose", "scope",
+            "qualifier", "plan", "atype", "unseen", "words", "rank", "number", "list", "why", "yesno")
 EMBEDDING_FEATURES = ("dense",)  # a cosine: its scale belongs to the embedding model
 # An agreement whose failure on a candidate ends the search: the best passage is a district's when the city is
 # asked about, and the passages after it match the question less (they are not the city's figure either).
@@ -133,7 +133,7 @@ def bound_coverage(q: Question, span: str, sentence: str) -> float:
     at = next((i for i, c in enumerate(clauses) if answer_type(q, c, sentence)), 0)
     window = "".join(clauses[max(0, at - 1):at + 1])
     if UNIT_ROW_RE.match(sentence) or "；" in sentence[:40]:
-        window += sentence.split("；", 1)[0].lower()  # a table row's name
+        window += sentence.split("；", 1)[0]  # a table row's name
     return sum(w for t, w in topic.items() if t in window.lower()) / total
 
 

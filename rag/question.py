@@ -39,7 +39,7 @@ UNIT_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(个百分点|百分点
 UNIT_ALIASES = {"钱": "元", "资金": "元", "投资": "元", "第几": "位|名"}
 # The unit an indicator is counted in, implied by its head noun when the question names none: the measures of
 # statistical reporting (人口 in 人, 总额 and 收入 in 元), not of one document.
-IMPLIED_UNITS = (("人口|人数", "人"), ("总额|金额|额|收入|总值|产值|投资|支出", "元"))
+IMPLIED_UNITS = (("人口|人数", "人"), ("额|收入|总值|产值|投资|支出", "元"))
 ASK_VERBS = r"总量|规模|总共|一共|大约|大概|约|是|有|达到|为|达"
 SHORT_TOKEN = 0.3  # weight factor of one-character words (多, 大, 新): weak evidence
 # A figure the question states (GDP 1327.8亿元的那个区, 增长5.5%左右的那份报告): not glued to letters (5G, PM2.5).
@@ -277,7 +277,8 @@ class Analyzer:
 LEAD_RE = re.compile(r"^(那么|那|还有|另外|再|and)\s*")
 TAIL_RE = re.compile(r"(的)?(情况|数据|目标|呢|吗)*[呢？?。!！\s]*$")
 # Where the ask of a question starts: the figure's kind (增长, 目标 …) or the question word.
-ASK_RE = re.compile(r"(同比|比上年|(?<!占)比(?![重例率])|增长|增速|增幅|目标|计划|预期|预计|力争|实际|完成|达到|是多少|有多少|多少|几|是什么|有哪些|"
+ASK_RE = re.compile(r"(同比|比上年|(?<!占)比(?![重例率])|增长|增速|增幅|目标|计划|预期|预计|力争|实际|完成|达到|"
+                    r"是多少|有多少|多少|几|是什么|有哪些|"
                     r"哪些|哪一?[类个项种家份条]|为什么|为何|是否|怎么|如何)")
 FILLER = "的"
 SCOPE_RE = re.compile(r"全市|全区|全县|全省|全国|整体|总体|全体")  # 济南全市呢: the place's whole, not an indicator
