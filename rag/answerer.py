@@ -23,6 +23,8 @@ QUESTION_CHARS = set("的了是在和与及吗呢么什哪谁几多少怎样为�
 NOVELTY_BONUS, NOVELTY_CHARS = 0.3, 8  # full bonus once the span adds this many characters to the question
 NUMBER_RE = re.compile(r"\d|[一二两三四五六七八九十百]+(?=个|大|项|条|类|方面|位|批)")
 REASON_RE = re.compile(r"为了|旨在|以便|目的|确保|为(?!主|止|了解)|以(?=[\u4e00-\u9fff]{2,}(提升|推动|促进|实现|保障|加快|满足|增强))|推动|促进|助力|让")
+# A sentence that opens with a consequence or a turn: why it happened is said in the sentence before.
+CONSEQUENCE_RE = re.compile(r"[“\"]?(因此|所以|于是|因而|故而|从而|由此|此时|随后|但|然而|可是|不过)")
 TABLE_ROW_RE = re.compile(r"^[^：\n]{1,16}：[^\n]*；[^：；\n]{1,16}：", re.M)
 
 
@@ -58,6 +60,7 @@ class _Candidate:
     first: int  # the span's first and last clause among the sentence's clauses
     last: int
     follows: bool = False  # the sentence right after one the last answer gave (a list continued)
+    before: str = ""  # the sentence before it in the passage
 
 
 class Answerer:
@@ -148,7 +151,9 @@ class ExtractiveAnswerer(Answerer):
             title = normalize(h.chunk.title).lower()
             implied = {t for t in weights if t in title and not t.isdigit()}
             after_said = False
+            previous = ""
             for sent in passage_sentences(h.chunk.text):
+                before, previous = previous, sent.strip()
                 if sent.strip() in q.said:
                     after_said = True
                     continue  # already given: a list continued says what comes next
@@ -183,7 +188,7 @@ class ExtractiveAnswerer(Answerer):
                                  - RANK_PENALTY * rank - LENGTH_PENALTY * len(span)
                                  + self.settings.next_sentence_bonus * follows)
                         if best is None or score > best.score:
-                            best = _Candidate(rank, sent.strip(), span, score, cov, i, j, follows)
+                            best = _Candidate(rank, sent.strip(), span, score, cov, i, j, follows, before)
             if best is not None:
                 found.append(best)
         return sorted(found, key=lambda c: -c.score)
@@ -193,8 +198,12 @@ class ExtractiveAnswerer(Answerer):
         A question that is not after a figure (why, what, which) gets the whole sentence when it is short
         enough: its answer rarely fits one clause."""
         sentence = cand.sentence.strip()
-        number = self._read(question).qtype == "number"
+        q = self._read(question)
+        number = q.qtype == "number"
         limit = self.settings.answer_max_chars if number else self.settings.answer_sentence_chars
+        if (q.qtype == "why" and cand.before and CONSEQUENCE_RE.match(sentence)
+                and len(cand.before) + len(sentence) <= limit):
+            return (cand.before + sentence).rstrip("。；;，,、：:")  # 因此它被称为…: the reason is the sentence before
         if len(sentence) <= limit:
             return sentence.rstrip("。；;，,、：:")
         clauses = sentence_clauses(cand.sentence)

@@ -131,3 +131,10 @@ def test_a_city_question_is_not_answered_from_a_districts_report():
     a = answerer.answer("某市2024年实际使用外资多少亿美元？", [district, city])
     assert not a.found and "某市全市" in a.answer
     assert answerer.answer("某区2024年实际使用外资多少亿美元？", [district]).found
+
+
+def test_a_why_answer_that_opens_with_therefore_takes_the_reason_before_it(answerer):
+    article = hit("猴面包树的果实营养丰富，钙含量比菠菜高，维生素C含量是橙子的三倍。因此它有时也被称为笨蛋水果。"
+                  "猴面包树分布于非洲热带草原。", title="猴面包树")
+    a = answerer.answer("为什么称猴面包树为笨蛋水果？", [article])
+    assert a.found and "钙含量比菠菜高" in a.answer and "笨蛋水果" in a.answer
