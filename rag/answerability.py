@@ -98,12 +98,13 @@ def scope_agreement(q: Question, doc_place: str, sentence: str) -> float:
     return 1.0
 
 
-def loose_place_agreement(q: Question, where: str, document: str) -> float:
+def loose_place_agreement(q: Question, where: str, document: str, doc_place: str = "") -> float:
     """For places known only by jieba's tag (北京, 非洲; it tags some common words so): 1 when the passage names
-    them, 0.5 when only its document does, 0 when the document never does."""
+    them, 0.5 when only its document does, 0 when the document never does, or is about a place of its own
+    (历城区's report that mentions 北京 once does not answer for 北京)."""
     score = 1.0
     for p in q.loose_places:
-        score = min(score, 1.0 if p in where else 0.5 if p in document else 0.0)
+        score = min(score, 1.0 if p in where else 0.5 if p in document and not doc_place else 0.0)
     return score
 
 

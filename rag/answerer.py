@@ -253,6 +253,7 @@ class ExtractiveAnswerer(Answerer):
         coverage_all = got / (total + mean * len(q.unseen)) if total else 0.0
         words = len(q.unseen) + sum(1 for w in q.evidence.values() if w > 0)
         qchars = {ch for ch in normalize(q.text) if is_cjk(ch) and ch not in QUESTION_CHARS}
+        doc_place = main_place(title, self.analyzer.places)
         wants = ("result" if q.wants_result and not q.wants_target and q.qtype == "number"  # a figure reported
                  else "target" if q.wants_target and not q.wants_result else "")
         return {
@@ -264,8 +265,9 @@ class ExtractiveAnswerer(Answerer):
             "year": min((year_agreement(y, c.title, c.section, cand.sentence, c.norm_text, wants) for y in q.years),
                         default=1.0),
             "place": place_agreement(q, where, near),
-            "place_loose": loose_place_agreement(q, where, self.document(c.source)) if q.loose_places else 1.0,
-            "scope": scope_agreement(q, main_place(title, self.analyzer.places), normalize(cand.sentence)),
+            "place_loose": (loose_place_agreement(q, where, self.document(c.source), doc_place)
+                            if q.loose_places else 1.0),
+            "scope": scope_agreement(q, doc_place, normalize(cand.sentence)),
             "qualifier": float(all(w in section + normalize(cand.sentence) for w in q.qualifiers)),
             "plan": plan_agreement(q, c.section, cand.sentence),
             "atype": answer_type(q, normalize(self.span(q, cand)), normalize(cand.sentence)),  # as shown

@@ -303,6 +303,8 @@ def cut(text: str, q: "Question") -> Parts:
     t = normalize(text).strip()
     t = LEAD_RE.sub("", t)
     place = next((p for p in q.firm_places if p in t), "")
+    if not place and TAIL_RE.sub("", t) in q.loose_places:
+        place = TAIL_RE.sub("", t)  # 那北京呢？: a place known only by its tag, said on its own, is the place asked
     at = t.index(place) + len(place) if place else 0
     if place and t[at:at + 1] in SPLIT_SUFFIXES:
         place += t[at]  # jieba split 石川 + 区: keep the suffix

@@ -1,6 +1,6 @@
 """The decline decision: reasons from the question alone, the gates, and the fitted model's file."""
 from rag.answerability import (FEATURES, Answerability, load_weights, model_for, question_reason, reason_for,
-                               bound_coverage, scope_agreement, year_agreement)
+                               bound_coverage, loose_place_agreement, scope_agreement, year_agreement)
 from rag.question import Question
 
 
@@ -99,3 +99,11 @@ def test_a_figure_is_bound_to_the_words_of_its_own_clause():
     own = "全市地区生产总值总量达到1.3万亿元，增长6%左右"
     assert bound_coverage(q, own, own) == 1.0
     assert bound_coverage(Question("为什么", "x", qtype="why", evidence={"原因": 1.0}), other, other) == 1.0
+
+
+def test_a_place_mentioned_in_passing_in_a_districts_report_is_not_its_subject():
+    q = Question("北京服务业增加值增长目标", "x", places=["北京"], loose_places=["北京"])
+    report = "历城区2024年主要目标：服务业增加值增长6.3%。……学习北京经验。"
+    assert loose_place_agreement(q, "服务业增加值增长6.3%", report, doc_place="历城区") == 0.0
+    assert loose_place_agreement(q, "服务业增加值增长6.3%", report) == 0.5  # an article about no place
+    assert loose_place_agreement(q, "北京服务业增加值增长6.3%", report, doc_place="历城区") == 1.0

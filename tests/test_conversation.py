@@ -20,6 +20,7 @@ def analyzer():
     ("服务业增加值呢？", "历城区2024年服务业增加值增长目标是多少？"),  # indicator swapped
     ("同比增长多少？", "历城区2024年地区生产总值同比增长多少？"),  # the same indicator, another figure of it
     ("还有呢？", FIRST),  # a list continued
+    ("那北京呢？", "北京2024年地区生产总值增长目标是多少？"),  # a place known only by its tag, on its own
 ])
 def test_a_follow_up_takes_what_it_lacks_from_the_last_turn(analyzer, follow_up, standalone):
     assert resolve(follow_up, [FIRST], analyzer) == standalone
