@@ -26,7 +26,7 @@ from .textutil import normalize, split_clauses
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
 WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
 FEATURES = ("coverage", "coverage_all", "bound", "chars", "dense", "year", "place", "place_loose", "scope",
-            "qualifier", "plan", "atype", "unseen", "words", "rank", "number", "list", "why", "yesno")
+            "qualifier", "plan", "atype", "level", "unseen", "words", "rank", "number", "list", "why", "yesno")
 EMBEDDING_FEATURES = ("dense",)  # a cosine: its scale belongs to the embedding model
 # An agreement whose failure on a candidate ends the search: the best passage is a district's when the city is
 # asked about, and the passages after it match the question less (they are not the city's figure either).
@@ -136,6 +136,19 @@ def bound_coverage(q: Question, span: str, sentence: str) -> float:
     if UNIT_ROW_RE.match(sentence) or "；" in sentence[:40]:
         window += sentence.split("；", 1)[0]  # a table row's name
     return sum(w for t, w in topic.items() if t in window.lower()) / total
+
+
+CHANGE_RE = re.compile(r"新增|增加|增长|增幅|增速|提高|提升|减少|下降|降低|新开|新建|新引进|新签约|同比|比上年")
+
+
+def level_agreement(q: Question, span: str, sentence: str) -> float:
+    """0 when a how-many question asks a level (人口是多少) and the figure's clause gives a change (新增覆盖人口35万人,
+    增长6%); 1 otherwise, or when the question asks a change itself."""
+    if q.qtype != "number" or CHANGE_RE.search(normalize(q.text)):
+        return 1.0
+    clauses = split_clauses(span) or [span]
+    at = next((i for i, c in enumerate(clauses) if answer_type(q, c, sentence)), 0)
+    return 0.0 if CHANGE_RE.search(clauses[at]) else 1.0
 
 
 @lru_cache(maxsize=4)

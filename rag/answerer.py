@@ -8,7 +8,7 @@ from functools import reduce
 from typing import Callable, Iterator
 
 from .answerability import (NOT_FOUND, STOPS, Answerability, Verdict, answer_type, bound_coverage, load_weights,
-                            loose_place_agreement, model_for, place_agreement, plan_agreement, question_reason,
+                            level_agreement, loose_place_agreement, model_for, place_agreement, plan_agreement, question_reason,
                             scope_agreement, year_agreement)
 from .config import Settings
 from .models import Answer, Chunk, Citation, ScoredChunk
@@ -271,6 +271,7 @@ class ExtractiveAnswerer(Answerer):
             "qualifier": float(all(w in section + normalize(cand.sentence) for w in q.qualifiers)),
             "plan": plan_agreement(q, c.section, cand.sentence),
             "atype": answer_type(q, normalize(self.span(q, cand)), normalize(cand.sentence)),  # as shown
+            "level": level_agreement(q, normalize(self.span(q, cand)), normalize(cand.sentence)),
             "unseen": len(q.unseen) / words if words else 1.0,
             # How much the question says: a long question's sentence covers a smaller share of it.
             "words": math.log1p(len(topic)),

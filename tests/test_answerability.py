@@ -1,6 +1,7 @@
 """The decline decision: reasons from the question alone, the gates, and the fitted model's file."""
 from rag.answerability import (FEATURES, Answerability, load_weights, model_for, question_reason, reason_for,
-                               bound_coverage, loose_place_agreement, scope_agreement, year_agreement)
+                               bound_coverage, level_agreement, loose_place_agreement, scope_agreement,
+                               year_agreement)
 from rag.question import Question
 
 
@@ -107,3 +108,11 @@ def test_a_place_mentioned_in_passing_in_a_districts_report_is_not_its_subject()
     assert loose_place_agreement(q, "服务业增加值增长6.3%", report, doc_place="历城区") == 0.0
     assert loose_place_agreement(q, "服务业增加值增长6.3%", report) == 0.5  # an article about no place
     assert loose_place_agreement(q, "北京服务业增加值增长6.3%", report, doc_place="历城区") == 1.0
+
+
+def test_a_level_asked_is_not_answered_by_a_change():
+    q = Question("济南的人口是多少？", "x", qtype="number", unit="人")
+    assert level_agreement(q, "泉水直饮工程新增覆盖人口35万人", "泉水直饮工程新增覆盖人口35万人") == 0.0
+    assert level_agreement(q, "全市常住人口950万人", "全市常住人口950万人") == 1.0
+    growth = Question("新增城镇就业多少人？", "x", qtype="number", unit="人")
+    assert level_agreement(growth, "新增城镇就业15万人", "新增城镇就业15万人") == 1.0  # a change asked
