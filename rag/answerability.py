@@ -130,8 +130,7 @@ def bound_coverage(q: Question, span: str, sentence: str) -> float:
     total = sum(topic.values())
     if q.qtype != "number" or not total:
         return 1.0
-    clauses = split_clauses(span) or [span]
-    at = next((i for i, c in enumerate(clauses) if answer_type(q, c, sentence)), 0)
+    clauses, at = figure_clauses(q, span, sentence)
     window = "".join(clauses[max(0, at - 1):at + 1])
     if UNIT_ROW_RE.match(sentence) or "；" in sentence[:40]:
         window += sentence.split("；", 1)[0]  # a table row's name
@@ -146,9 +145,14 @@ def level_agreement(q: Question, span: str, sentence: str) -> float:
     增长6%); 1 otherwise, or when the question asks a change itself."""
     if q.qtype != "number" or CHANGE_RE.search(normalize(q.text)):
         return 1.0
-    clauses = split_clauses(span) or [span]
-    at = next((i for i, c in enumerate(clauses) if answer_type(q, c, sentence)), 0)
+    clauses, at = figure_clauses(q, span, sentence)
     return 0.0 if CHANGE_RE.search(clauses[at]) else 1.0
+
+
+def figure_clauses(q: Question, span: str, sentence: str) -> tuple[list[str], int]:
+    """The span's clauses and which of them holds the figure asked for (the first, when none does)."""
+    clauses = split_clauses(span) or [span]
+    return clauses, next((i for i, c in enumerate(clauses) if answer_type(q, c, sentence)), 0)
 
 
 @lru_cache(maxsize=4)

@@ -239,7 +239,8 @@ class ExtractiveAnswerer(Answerer):
         c = h.chunk
         title, section = normalize(c.title), normalize(c.section)
         where = (title + section).lower() + c.norm_text
-        near = (title + section + normalize(cand.sentence)).lower()
+        sentence, shown = normalize(cand.sentence), normalize(self.span(q, cand))  # shown: the answer as displayed
+        near = (title + section + sentence).lower()
         context = normalize(c.title + " " + c.section + " " + cand.sentence).lower()
         topic = q.topic
         total = sum(topic.values())
@@ -259,7 +260,7 @@ class ExtractiveAnswerer(Answerer):
         return {
             "coverage": coverage,
             "coverage_all": coverage_all,
-            "bound": bound_coverage(q, normalize(self.span(q, cand)), normalize(cand.sentence)),
+            "bound": bound_coverage(q, shown, sentence),
             "chars": len(qchars & set(near)) / len(qchars) if qchars else 0.0,
             "dense": h.dense,
             "year": min((year_agreement(y, c.title, c.section, cand.sentence, c.norm_text, wants) for y in q.years),
@@ -267,11 +268,11 @@ class ExtractiveAnswerer(Answerer):
             "place": place_agreement(q, where, near),
             "place_loose": (loose_place_agreement(q, where, self.document(c.source), doc_place)
                             if q.loose_places else 1.0),
-            "scope": scope_agreement(q, doc_place, normalize(cand.sentence)),
-            "qualifier": float(all(w in section + normalize(cand.sentence) for w in q.qualifiers)),
+            "scope": scope_agreement(q, doc_place, sentence),
+            "qualifier": float(all(w in section + sentence for w in q.qualifiers)),
             "plan": plan_agreement(q, c.section, cand.sentence),
-            "atype": answer_type(q, normalize(self.span(q, cand)), normalize(cand.sentence)),  # as shown
-            "level": level_agreement(q, normalize(self.span(q, cand)), normalize(cand.sentence)),
+            "atype": answer_type(q, shown, sentence),
+            "level": level_agreement(q, shown, sentence),
             "unseen": len(q.unseen) / words if words else 1.0,
             # How much the question says: a long question's sentence covers a smaller share of it.
             "words": math.log1p(len(topic)),
