@@ -41,6 +41,9 @@ UNIT_ALIASES = {"钱": "元", "资金": "元", "投资": "元", "第几": "位|�
 # statistical reporting (人口 in 人, 总额 and 收入 in 元), not of one document.
 IMPLIED_UNITS = (("人口|人数", "人"), ("额|收入|总值|产值|投资|支出", "元"))
 ASK_VERBS = r"总量|规模|总共|一共|大约|大概|约|是|有|达到|为|达"
+# Question words: a corpus need not use them (哪位, 哪里) for a question to be about it.
+INTERROGATIVES = {"哪位", "哪里", "哪儿", "哪个", "哪些", "哪家", "哪年", "哪天", "什么", "怎么", "怎样", "怎么样", "如何",
+                  "为何", "为啥", "多少", "多大", "多久", "多长", "多高", "谁", "是否", "是不是"}
 SHORT_TOKEN = 0.3  # weight factor of one-character words (多, 大, 新): weak evidence
 # A figure the question states (GDP 1327.8亿元的那个区, 增长5.5%左右的那份报告): not glued to letters (5G, PM2.5).
 FIGURE_RE = re.compile(r"(?<![A-Za-z0-9.])\d+(?:\.\d+)?(?![A-Za-z0-9.])")
@@ -229,7 +232,7 @@ class Analyzer:
                 if not self.knows(t):
                     # A word the corpus never uses (块头, 打算, 何在) is the asker's phrasing, not evidence.
                     evidence.setdefault(t, 0.0)
-                    if CJK_RE.search(t) or t.isalpha():
+                    if (CJK_RE.search(t) or t.isalpha()) and t not in INTERROGATIVES:
                         unseen.append(t)
                     continue
                 w = self.idf(t)
