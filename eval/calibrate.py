@@ -100,10 +100,15 @@ def passes(x: np.ndarray, gates: list[str], ceilings: dict[str, float], floors: 
     return ok
 
 
+def right_values(cs: list[Case], feature: str) -> list[np.ndarray]:
+    """The feature's values on each dev group's right candidates."""
+    i = FEATURES.index(feature)
+    return [np.concatenate([c.x[c.y == 1, i] for c in cs if c.group == g and len(c.x)]) for g in {c.group for c in cs}]
+
+
 def ceiling(cs: list[Case], feature: str) -> float:
     """The lowest value (in steps of 0.05) above which at most GATE_MISS of each dev group's right candidates lie."""
-    i = FEATURES.index(feature)
-    groups = [np.concatenate([c.x[c.y == 1, i] for c in cs if c.group == g and len(c.x)]) for g in {c.group for c in cs}]
+    groups = right_values(cs, feature)
     for top in np.arange(0.05, 1.0001, 0.05):
         if all((r > top).mean() <= GATE_MISS for r in groups if len(r)):
             return round(float(top), 2)
@@ -112,8 +117,7 @@ def ceiling(cs: list[Case], feature: str) -> float:
 
 def floor(cs: list[Case], feature: str) -> float:
     """The highest value (in steps of 0.05) below which at most GATE_MISS of each dev group's right candidates lie."""
-    i = FEATURES.index(feature)
-    groups = [np.concatenate([c.x[c.y == 1, i] for c in cs if c.group == g and len(c.x)]) for g in {c.group for c in cs}]
+    groups = right_values(cs, feature)
     for low in np.arange(1.0, -0.0001, -0.05):
         if all((r < low).mean() <= GATE_MISS for r in groups if len(r)):
             return round(float(low), 2)
