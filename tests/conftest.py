@@ -49,13 +49,15 @@ FAKE = FakeEmbeddings()
 register_embeddings("fake", lambda: FAKE)
 
 
-# The end of a killable build script (after its own patches): the fake model, slowed so that a kill lands mid-build,
-# then `rag` with the script's arguments. The script imports sys, time, FakeEmbeddings, register_embeddings, main.
-SLOW_BUILD = """
+def slow_build(delay: float = 0.02) -> str:
+    """The end of a killable build script (after its own patches): the fake model, `delay` seconds a batch so that
+    a kill lands mid-build, then `rag` with the script's arguments. The script imports sys, time, FakeEmbeddings,
+    register_embeddings and main."""
+    return f"""
 
 class Slow(FakeEmbeddings):
     def embed_passages_array(self, texts):
-        time.sleep(0.02)
+        time.sleep({delay})
         return super().embed_passages_array(texts)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SEEDS, SLOW_BUILD, kill_midway
+from conftest import ROOT, SEEDS, kill_midway, slow_build
 from rag import Settings, ask, build_index, checkpoint, milvus
 from rag.embeddings import get_embeddings
 from rag.store import load_index, read_manifest, state_folder
@@ -115,7 +115,7 @@ def test_sigkill_mid_milvus_reindex_leaves_the_index_answering(tiny_corpus, fake
     for i in range(40):
         (tiny_corpus / f"n{i}.txt").write_text(f"# 新文件{i}\n\n第{i}号新区2024年新建道路{i}条。" * 3, "utf-8")
     script, writing = tmp_path / "killable.py", tmp_path / "writing"
-    script.write_text(KILLABLE.format(tests=str(ROOT / "tests"), marker=str(writing)) + SLOW_BUILD, "utf-8")
+    script.write_text(KILLABLE.format(tests=str(ROOT / "tests"), marker=str(writing)) + slow_build(), "utf-8")
     cmd = [sys.executable, str(script), "index", str(tiny_corpus), "--index", db]
     env = {**os.environ, "RAG_EMBED_BATCH": "1"}
     reader = fake_settings.replace(corpus=NO_CORPUS)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from conftest import ROOT, FakeEmbeddings
+from conftest import ROOT, FakeEmbeddings, slow_build
 from rag import ask, build_index
 from rag.embeddings import register_embeddings
 from rag.store import load_index, read_manifest
@@ -94,14 +94,6 @@ sys.path.insert(0, {tests!r})
 from conftest import FakeEmbeddings
 from rag.embeddings import register_embeddings
 from rag.cli import main
-
-class Slow(FakeEmbeddings):
-    def embed_passages_array(self, texts):
-        time.sleep(0.1)
-        return super().embed_passages_array(texts)
-
-register_embeddings("fake", Slow)
-sys.exit(main(sys.argv[1:]))
 """
 
 
@@ -110,7 +102,7 @@ def test_a_killed_build_resumes_from_its_checkpoint(seeds_copy, fake_settings, t
     total = build_index([seeds_copy], index=one_shot, settings=fake_settings.replace(corpus=str(seeds_copy))).chunks
     index = tmp_path / "index"
     script = tmp_path / "killable.py"
-    script.write_text(KILLABLE.format(tests=str(ROOT / "tests")), "utf-8")
+    script.write_text(KILLABLE.format(tests=str(ROOT / "tests")) + slow_build(0.1), "utf-8")
     env = {**os.environ, "RAG_EMBED_BATCH": "4", "RAG_EMBED_MODEL": "fake"}
     proc = subprocess.Popen([sys.executable, str(script), "index", str(seeds_copy), "--index", str(index)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

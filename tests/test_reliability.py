@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SLOW_BUILD, kill_midway
+from conftest import kill_midway, slow_build
 from rag import Answer, BadQuestion, ask, build_index
 from rag.cli import main as cli
 from rag.errors import IndexCorrupt
@@ -138,7 +138,7 @@ def test_sigkill_mid_index_leaves_the_old_index_working(tiny_corpus, fake_settin
         (tiny_corpus / f"n{i}.txt").write_text(f"# 新文件{i}\n\n第{i}号新区2024年新建道路{i}条。" * 3, "utf-8")
     script = tmp_path / "killable.py"
     writing = tmp_path / "writing"
-    script.write_text(KILLABLE.format(tests=str(ROOT / "tests"), marker=str(writing)) + SLOW_BUILD, "utf-8")
+    script.write_text(KILLABLE.format(tests=str(ROOT / "tests"), marker=str(writing)) + slow_build(), "utf-8")
     cmd = [sys.executable, str(script), "index", str(tiny_corpus), "--index", str(index)]
     env = {**os.environ, "RAG_EMBED_BATCH": "1"}
     reader_settings = fake_settings.replace(corpus=str(tmp_path / "other"))  # ask() must not rebuild it itself
