@@ -1,5 +1,6 @@
 """The eval splits are well-formed: evidence verbatim in its document and holding the answers, no test
-question in dev, the qa.jsonl halves reproducible from their seed, and the fresh test set's shape."""
+question in dev, the qa.jsonl halves reproducible from their seed, the fresh test set's shape, and the
+conversations held to the same rules."""
 import json
 from collections import Counter
 from pathlib import Path
@@ -17,7 +18,10 @@ def load(name):
 
 
 FILES = {name: load(name) for name in ("dev.jsonl", "test.jsonl", "fresh_test.jsonl")}
-ALL = [(name, i) for name, items in FILES.items() for i in items]
+CONVERSATIONS = load("conversations.jsonl")
+TURNS = [(f"conversations.jsonl:{c['split']}", dict(t, id=f"{c['id']}.{k}"))
+         for c in CONVERSATIONS for k, t in enumerate(c["turns"])]
+ALL = [(name, i) for name, items in FILES.items() for i in items] + TURNS
 
 
 def test_no_test_question_is_in_dev():
@@ -26,6 +30,13 @@ def test_no_test_question_is_in_dev():
     assert not dev & test
     ids = [i["id"] for _, i in ALL]
     assert len(ids) == len(set(ids))
+
+
+def test_conversations_are_split_and_no_test_opening_is_in_dev():
+    assert {c["split"] for c in CONVERSATIONS} == {"dev", "test"}
+    openings = {s: {squash(c["turns"][0]["question"]) for c in CONVERSATIONS if c["split"] == s} for s in ("dev", "test")}
+    assert not openings["dev"] & openings["test"]
+    assert all(c["turns"][0]["follow"] == "first" and 2 <= len(c["turns"]) <= 4 for c in CONVERSATIONS)
 
 
 def test_the_qa_halves_are_the_seeded_split():
@@ -58,6 +69,6 @@ def test_unanswerable_items_have_no_answers_and_a_kind():
     for _, i in ALL:
         if i["type"] == "unanswerable":
             assert i["answers"] == [] and i["doc"] is None and i["evidence"] is None
-            assert i["kind"] in ("near_miss", "out_of_corpus")
-        else:
+            assert i.get("kind", i.get("follow")) in ("near_miss", "out_of_corpus", "decline", "first")
+        elif "kind" in i:  # a conversation's turn has its follow-up kind instead
             assert i["kind"] == "answerable"
