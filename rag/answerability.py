@@ -26,11 +26,14 @@ from .textutil import normalize, split_clauses
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
 WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
 FEATURES = ("coverage", "coverage_all", "bound", "chars", "dense", "year", "place", "place_loose", "scope",
-            "qualifier", "plan", "atype", "level", "unseen", "words", "rank", "number", "list", "why", "yesno")
+            "qualifier", "plan", "atype", "level", "rival", "unseen", "words", "rank", "number", "list", "why",
+            "yesno")
 EMBEDDING_FEATURES = ("dense",)  # a cosine: its scale belongs to the embedding model
 # An agreement whose failure on a candidate ends the search: the best passage is a district's when the city is
 # asked about, and the passages after it match the question less (they are not the city's figure either).
 STOPS = ("scope",)
+# The agreements that make a well-matched candidate the wrong place's, year's or kind's figure.
+AGREEMENTS = ("year", "place", "place_loose", "scope", "qualifier", "plan", "level")
 UNIT_CELL_RE = re.compile(r"单位[：:]\s*([^；;\n]{1,6})")  # a table row's 计算单位：亿元
 UNIT_COLUMN_RE = re.compile(r"[（(]([^（）()]{1,4})[）)][：:]")  # a column named 2023年增长（%）：
 UNIT_ROW_RE = re.compile(r"^[^；;]*?[（(]([^（）()]{1,4})[）)][；;]")  # a row named 地区生产总值（亿元）；
@@ -153,6 +156,15 @@ def figure_clauses(q: Question, span: str, sentence: str) -> tuple[list[str], in
     """The span's clauses and which of them holds the figure asked for (the first, when none does)."""
     clauses = split_clauses(span) or [span]
     return clauses, next((i for i, c in enumerate(clauses) if answer_type(q, c, sentence)), 0)
+
+
+def rivals(features: list[dict[str, float]]) -> None:
+    """Set each candidate's `rival`: how much more of the question a candidate that fails an agreement covers.
+    When the figure asked is reported, but for another place, year or kind, a sentence that matches less of the
+    question is not its answer either (历城区's 居民消费价格 asked, only the city's given: not 居民收入)."""
+    best = max((f["coverage"] for f in features if any(f.get(k, 1.0) <= 0 for k in AGREEMENTS)), default=0.0)
+    for f in features:
+        f["rival"] = max(0.0, best - f["coverage"])
 
 
 @lru_cache(maxsize=4)

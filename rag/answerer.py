@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 
 from .answerability import (NOT_FOUND, STOPS, Answerability, Verdict, answer_type, bound_coverage, load_weights,
                             level_agreement, loose_place_agreement, model_for, place_agreement, plan_agreement, question_reason,
-                            scope_agreement, year_agreement)
+                            rivals, scope_agreement, year_agreement)
 from .config import Settings
 from .models import Answer, Chunk, Citation, ScoredChunk
 from .question import YEAR_RE, Analyzer, Question, counts, has_amount, main_place, without_figures
@@ -284,7 +284,9 @@ class ExtractiveAnswerer(Answerer):
     def assess(self, question: Question | str, hits: list[ScoredChunk]) -> tuple[Question, list[tuple[_Candidate, dict]]]:
         """The question's reading and each candidate with its answerability signals, best candidate first."""
         q = self._read(question)
-        return q, [(c, self.features(q, hits, c)) for c in self.candidates(q, hits)]
+        found = [(c, self.features(q, hits, c)) for c in self.candidates(q, hits)]
+        rivals([f for _, f in found])
+        return q, found
 
     def choose(self, q: Question, hits: list[ScoredChunk]) -> tuple[_Candidate | None, Verdict | None]:
         """The best candidate that the answerability model accepts (None if none does), and the verdict on the

@@ -1,6 +1,6 @@
 """The decline decision: reasons from the question alone, the gates, and the fitted model's file."""
 from rag.answerability import (FEATURES, Answerability, load_weights, model_for, question_reason, reason_for,
-                               bound_coverage, level_agreement, loose_place_agreement, scope_agreement,
+                               bound_coverage, level_agreement, loose_place_agreement, rivals, scope_agreement,
                                year_agreement)
 from rag.question import Question
 
@@ -30,6 +30,17 @@ def test_year_agreement():
     look_back = ("某区2024年计划", "一、2023年计划执行情况", "全年生产整车24万辆", "")
     assert year_agreement("2024", *look_back) == 1.0 and year_agreement("2024", *look_back, wants="result") == 0.0
     assert year_agreement("2024", "某区2024年计划", "抓好2000个项目", "生产整车24万辆", "", wants="result") == 1.0
+
+
+def test_a_rival_is_a_better_matched_candidate_that_fails_an_agreement():
+    # the city's 居民消费价格 (place fails) covers the question; the district's 居民收入 covers a fifth of it
+    found = [{"coverage": 0.96, "place": 0.0}, {"coverage": 0.2, "place": 1.0}, {"coverage": 0.5, "year": 1.0}]
+    rivals(found)
+    assert [round(f["rival"], 2) for f in found] == [0.0, 0.76, 0.46]
+    alone = [{"coverage": 0.2, "place": 1.0}, {"coverage": 0.5}]
+    rivals(alone)
+    assert [f["rival"] for f in alone] == [0.0, 0.0]  # nothing failed: no rival
+    assert load_weights()["full"]["weights"]["rival"] < 0  # the fit counts a rival against a candidate
 
 
 def test_the_fitted_file_names_its_features_and_its_provenance():
