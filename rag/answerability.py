@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .question import (DATED_RE, LAST_YEAR_RE, RESULT_SECTION, YEAR_RE, Question, has_amount, place_level,
-                       place_stem, without_figures)
+from .question import (DATED_RE, LAST_YEAR_RE, PER_UNIT, QUALIFIER_COVERS, RESULT_SECTION, YEAR_RE, Question,
+                       has_amount, place_level, place_stem, without_figures)
 from .textutil import normalize, split_clauses
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
@@ -224,10 +224,16 @@ def reason_for(q: Question, f: dict[str, float], ceilings: dict[str, float] | No
     if f.get("year", 1.0) == 0.0 and q.years:
         return f"文件中没有找到{what}的相关数据。"
     if f.get("qualifier", 1.0) == 0.0 and q.qualifiers:
-        return f"文件中没有找到{q.qualifiers[0]}数据（只有总量）。"
+        what = q.qualifiers[0]
+        return f"文件中没有找到{what}数据（只有总量）。" if what in PER_UNIT else f"文件中没有找到{what}的相关数据。"
     if q.unseen and f.get("unseen", 0.0) > (ceilings or {}).get("unseen", 1.0):  # words the documents never use
         return f"文件中没有出现“{max(q.unseen, key=len)}”，知识库里没有相关内容。"
     return NOT_FOUND
+
+
+def qualifier_agreement(q: Question, text: str) -> float:
+    """0 unless the passage names every qualifier of the question (人均, 农村), or a word that covers it (城乡)."""
+    return float(all(w in text or QUALIFIER_COVERS.get(w, w) in text for w in q.qualifiers))
 
 
 def plan_agreement(q: Question, section: str, sentence: str) -> float:

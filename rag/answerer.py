@@ -8,8 +8,8 @@ from functools import reduce
 from typing import Callable, Iterator
 
 from .answerability import (NOT_FOUND, STOPS, Answerability, Verdict, answer_type, bound_coverage, load_weights,
-                            level_agreement, loose_place_agreement, model_for, place_agreement, plan_agreement, question_reason,
-                            rivals, scope_agreement, year_agreement)
+                            level_agreement, loose_place_agreement, model_for, place_agreement, plan_agreement,
+                            qualifier_agreement, question_reason, rivals, scope_agreement, year_agreement)
 from .config import Settings
 from .models import Answer, Chunk, Citation, ScoredChunk
 from .question import YEAR_RE, Analyzer, Question, counts, has_amount, main_place, without_figures
@@ -269,7 +269,7 @@ class ExtractiveAnswerer(Answerer):
             "place_loose": (loose_place_agreement(q, where, self.document(c.source), doc_place)
                             if q.loose_places else 1.0),
             "scope": scope_agreement(q, doc_place, sentence),
-            "qualifier": float(all(w in section + sentence for w in q.qualifiers)),
+            "qualifier": qualifier_agreement(q, section + sentence),
             "plan": plan_agreement(q, c.section, cand.sentence),
             "atype": answer_type(q, shown, sentence),
             "level": level_agreement(q, shown, sentence),

@@ -24,8 +24,11 @@ INTENT = {"要", "打算", "争取", "将要"}
 # A verb with 了 (开了多少列, 造了多少辆) asks what was done: a result, as RESULT_WORDS do (not 为了, 除了, 了解).
 PERFECTIVE_RE = re.compile(r"(?<![为除])(?<=[\u4e00-\u9fff])了(?!解)")
 RESULT_SECTION = ("执行情况", "回顾", "成效", "成绩", "情况")  # headings of a report's look back at a year
-# Words that make a figure another indicator: 人均地区生产总值 is not 地区生产总值.
-QUALIFIERS = ("人均", "平均", "户均", "亩均")
+# Words that make a figure another indicator: 人均地区生产总值 is not 地区生产总值, 农村居民收入 not 居民收入. A
+# passage on 城乡居民 covers both of its halves (城乡居民人均可支配收入分别增长5.5%和6.5%).
+PER_UNIT = ("人均", "平均", "户均", "亩均")
+QUALIFIERS = ("城镇", "农村") + PER_UNIT  # a sub-population first: the reason names the first
+QUALIFIER_COVERS = {"城镇": "城乡", "农村": "城乡"}
 # The year before: 去年 in a report of the year asked. 比上年增长 only compares (this year's figure against last).
 LAST_YEAR_RE = re.compile(r"(?<![比较])(去年|上年|过去一年)(?!同期)")
 QTYPES = {

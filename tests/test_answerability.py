@@ -1,6 +1,7 @@
 """The decline decision: reasons from the question alone, the gates, and the fitted model's file."""
 from rag.answerability import (FEATURES, Answerability, load_weights, model_for, question_reason, reason_for,
-                               bound_coverage, level_agreement, loose_place_agreement, rivals, scope_agreement,
+                               bound_coverage, level_agreement, loose_place_agreement, qualifier_agreement, rivals,
+                               scope_agreement,
                                year_agreement)
 from rag.question import Question
 
@@ -30,6 +31,14 @@ def test_year_agreement():
     look_back = ("某区2024年计划", "一、2023年计划执行情况", "全年生产整车24万辆", "")
     assert year_agreement("2024", *look_back) == 1.0 and year_agreement("2024", *look_back, wants="result") == 0.0
     assert year_agreement("2024", "某区2024年计划", "抓好2000个项目", "生产整车24万辆", "", wants="result") == 1.0
+
+
+def test_a_sub_population_asked_is_a_qualifier_that_城乡_covers():
+    q = Question("起步区农村居民人均可支配收入是多少", "x", qualifiers=["农村", "人均"])
+    assert qualifier_agreement(q, "居民人均可支配收入；2023年实际：27093") == 0.0  # all residents: not 农村
+    assert qualifier_agreement(q, "农村居民人均可支配收入增长7.3%") == 1.0
+    assert qualifier_agreement(q, "城乡居民人均可支配收入分别增长5.5%左右和6.5%以上") == 1.0
+    assert "农村" in reason_for(q, {"qualifier": 0.0})
 
 
 def test_a_rival_is_a_better_matched_candidate_that_fails_an_agreement():
