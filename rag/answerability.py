@@ -26,14 +26,14 @@ from .textutil import normalize, split_clauses
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
 WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
 FEATURES = ("coverage", "coverage_all", "bound", "chars", "dense", "year", "place", "place_loose", "scope",
-            "qualifier", "plan", "atype", "level", "rival", "unseen", "words", "rank", "number", "list", "why",
+            "qualifier", "plan", "atype", "level", "joint", "rival", "unseen", "words", "rank", "number", "list", "why",
             "yesno")
 EMBEDDING_FEATURES = ("dense",)  # a cosine: its scale belongs to the embedding model
 # An agreement whose failure on a candidate ends the search: the best passage is a district's when the city is
 # asked about, and the passages after it match the question less (they are not the city's figure either).
 STOPS = ("scope",)
 # The agreements that make a well-matched candidate the wrong place's, year's or kind's figure.
-AGREEMENTS = ("year", "place", "place_loose", "scope", "qualifier", "plan", "level")
+AGREEMENTS = ("year", "place", "place_loose", "scope", "qualifier", "plan", "level", "joint")
 UNIT_CELL_RE = re.compile(r"单位[：:]\s*([^；;\n]{1,6})")  # a table row's 计算单位：亿元
 UNIT_COLUMN_RE = re.compile(r"[（(]([^（）()]{1,4})[）)][：:]")  # a column named 2023年增长（%）：
 UNIT_ROW_RE = re.compile(r"^[^；;]*?[（(]([^（）()]{1,4})[）)][；;]")  # a row named 地区生产总值（亿元）；
@@ -122,6 +122,28 @@ def answer_type(q: Question, span: str, sentence: str = "") -> float:
         units = UNIT_CELL_RE.findall(sentence) + UNIT_COLUMN_RE.findall(span) + UNIT_ROW_RE.findall(sentence)
         return float(has_amount(q.unit, span) or any(has_amount(q.unit, span.rstrip("；;，, \n") + u) for u in units))
     return float(any(ch in NUMBER_CHARS for ch in span))
+
+
+def joint_agreement(q: Question, text: str, words: list[str], knows) -> float:
+    """For a how-many question, 0 when the passage gives the indicator asked only inside a joint total: within one
+    word (`words`: jieba's cut of `text`) the character before it makes a sibling word with its second (进出口:
+    进口 beside 出口; 存贷款: 存款 beside 贷款), and the passage does not give the two 分别. The total of both is
+    not the figure of one. `knows`: whether the corpus uses a word."""
+    if q.qtype != "number" or "分别" in text or "".join(words) != text:
+        return 1.0
+    starts, at = set(), 0
+    for w in words:
+        starts.add(at)
+        at += len(w)
+    # The question's words, not the parts of a longer one the passage has (总值 of 生产总值); a unit's magnitude
+    # (亿美元) makes no sibling.
+    asked = [t for t in q.topic if len(t) >= 2 and not any(t != u and t in u and u in text for u in q.topic)]
+    for t in asked:
+        hits = [m.start() for m in re.finditer(re.escape(t), text)]
+        if hits and all(i - 1 in starts and i not in starts and text[i - 1] not in NUMBER_CHARS
+                        and knows(text[i - 1] + t[1]) and text[i - 1:i + len(t)] not in q.text for i in hits):
+            return 0.0
+    return 1.0
 
 
 def bound_coverage(q: Question, span: str, sentence: str) -> float:
@@ -223,6 +245,8 @@ def reason_for(q: Question, f: dict[str, float], ceilings: dict[str, float] | No
         return f"文件中没有找到{q.place}全市的相关数据（只有下辖区县的）。"
     if f.get("year", 1.0) == 0.0 and q.years:
         return f"文件中没有找到{what}的相关数据。"
+    if f.get("joint", 1.0) == 0.0:
+        return "文件中没有单独给出这一项的数据（只有合计）。"
     if f.get("qualifier", 1.0) == 0.0 and q.qualifiers:
         what = q.qualifiers[0]
         return f"文件中没有找到{what}数据（只有总量）。" if what in PER_UNIT else f"文件中没有找到{what}的相关数据。"

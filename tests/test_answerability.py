@@ -1,8 +1,9 @@
 """The decline decision: reasons from the question alone, the gates, and the fitted model's file."""
 from rag.answerability import (FEATURES, Answerability, load_weights, model_for, question_reason, reason_for,
-                               bound_coverage, level_agreement, loose_place_agreement, qualifier_agreement, rivals,
+                               bound_coverage, joint_agreement, level_agreement, loose_place_agreement, qualifier_agreement, rivals,
                                scope_agreement,
                                year_agreement)
+from rag.bm25 import ChineseTokenizer
 from rag.question import Question
 
 
@@ -39,6 +40,22 @@ def test_a_sub_population_asked_is_a_qualifier_that_城乡_covers():
     assert qualifier_agreement(q, "农村居民人均可支配收入增长7.3%") == 1.0
     assert qualifier_agreement(q, "城乡居民人均可支配收入分别增长5.5%左右和6.5%以上") == 1.0
     assert "农村" in reason_for(q, {"qualifier": 0.0})
+
+
+def test_a_joint_total_does_not_give_one_of_its_two_figures():
+    cut = ChineseTokenizer().words
+    knows = {"进口", "出口", "存款", "贷款", "亿元"}.__contains__
+    q = Question("历城区2023年出口额是多少亿元", "x", qtype="number", evidence={"出口": 2.9, "出口额": 3.0})
+    joint = "全区全年实现外贸进出口总额170.5亿元"
+    assert joint_agreement(q, joint, cut(joint), knows) == 0.0
+    own = "全年出口额80亿元，进出口总额170.5亿元"  # said on its own too
+    assert joint_agreement(q, own, cut(own), knows) == 1.0
+    both = "存贷款余额分别达到3.1万亿元、3.3万亿元"
+    loans = Question("贷款余额是多少", "x", qtype="number", evidence={"贷款": 2.0})
+    assert joint_agreement(loans, both, cut(both), knows) == 1.0  # 分别: each given
+    assert joint_agreement(loans, "存贷款余额6.4万亿元", cut("存贷款余额6.4万亿元"), knows) == 0.0
+    asked_joint = Question("进出口额是多少", "进出口额是多少", qtype="number", evidence={"出口": 2.9})
+    assert joint_agreement(asked_joint, joint, cut(joint), knows) == 1.0
 
 
 def test_a_rival_is_a_better_matched_candidate_that_fails_an_agreement():
