@@ -339,5 +339,10 @@ class ExtractiveAnswerer(Answerer):
                     quote(c, hits[j].chunk, sent)
                     used.append(j)
                     break
-        markers = "".join(f"[{cites[j].n}]" for j in sorted(used))
+        # The passages the answer quotes come first, as [1] (and [2]), the rest in the retriever's order: the
+        # reader has ranked the passage it answers from above those it passed over.
+        cites = [cites[j] for j in used] + [c for j, c in enumerate(cites) if j not in used]
+        for n, c in enumerate(cites, 1):
+            c.n = n
+        markers = "".join(f"[{n}]" for n in range(1, len(used) + 1))
         return Answer(q.text, f"{span}{markers}", True, cites)
