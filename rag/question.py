@@ -27,7 +27,7 @@ RESULT_SECTION = ("执行情况", "回顾", "成效", "成绩", "情况")  # hea
 # Words that make a figure another indicator: 人均地区生产总值 is not 地区生产总值, 农村居民收入 not 居民收入. A
 # passage on 城乡居民 covers both of its halves (城乡居民人均可支配收入分别增长5.5%和6.5%).
 PER_UNIT = ("人均", "平均", "户均", "亩均")
-QUALIFIERS = ("城镇", "农村") + PER_UNIT  # a sub-population first: the reason names the first
+SUB_POPULATION_RE = re.compile(r"(城镇|农村)(?=居民)")  # 城镇老旧小区 is no sub-population: only 居民's
 QUALIFIER_COVERS = {"城镇": "城乡", "农村": "城乡"}
 # The year before: 去年 in a report of the year asked. 比上年增长 only compares (this year's figure against last).
 LAST_YEAR_RE = re.compile(r"(?<![比较])(去年|上年|过去一年)(?!同期)")
@@ -218,7 +218,7 @@ class Analyzer:
             unknown_places=[p for p in places if not self._place_known(p)],
             unknown_years=[y for y in years if not self.knows(y)],
             qtype=question_type(q), unit=expected_unit(q),
-            qualifiers=[w for w in QUALIFIERS if w in q],
+            qualifiers=SUB_POPULATION_RE.findall(q) + [w for w in PER_UNIT if w in q],  # the reason names the first
             wants_target=any(w in q for w in TARGET_WORDS) or bool(INTENT & set(self.tokenizer.words(q))),
             wants_result=any(w in q for w in RESULT_WORDS) or bool(PERFECTIVE_RE.search(q)),
             weights=weights, evidence=evidence, unseen=unseen, figures=stated_figures(q),
