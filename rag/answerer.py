@@ -85,6 +85,16 @@ def citations_for(hits: list[ScoredChunk]) -> list[Citation]:
     ]
 
 
+def left_after(sentence: str, given: str) -> str:
+    """The clauses of a sentence after the last one an answer gave (加快推进…216个产业类项目、…151个建设类项目 given:
+    the 民生类项目 that follow); empty when the answer ended the sentence or gave none of it."""
+    clauses = split_clauses(sentence)
+    said = squash(given)
+    bare = [squash(c).strip("，,、；;：:。") for c in clauses]
+    last = max((i for i, c in enumerate(bare) if len(c) >= 4 and c in said), default=-1)
+    return "".join(clauses[last + 1:]).strip("，,、；; ") if last >= 0 else ""
+
+
 def quote(cite: Citation, chunk: Chunk, sentence: str) -> None:
     """Mark the sentence a citation supports the answer with, and the page it is on."""
     cite.quote = sentence
@@ -155,9 +165,12 @@ class ExtractiveAnswerer(Answerer):
             for sent in passage_sentences(h.chunk.text):
                 before, previous = previous, sent.strip()
                 if sent.strip() in q.said:
-                    after_said = True
-                    continue  # already given: a list continued says what comes next
-                follows, after_said = after_said, False
+                    # Already quoted: a list continued says what comes next, first the rest of this sentence.
+                    sent, follows, after_said = left_after(sent.strip(), q.said[sent.strip()]), True, True
+                    if not sent:
+                        continue
+                else:
+                    follows, after_said = after_said, False
                 norm_sent = normalize(sent).lower()
                 if len(squash(norm_sent)) < 4:
                     continue

@@ -9,11 +9,12 @@ import re
 from typing import Iterable
 
 from .models import Answer
-from .question import LEAD_RE, Analyzer, Parts
+from .question import LEAD_RE, TAIL_RE, Analyzer, Parts
 from .textutil import normalize
 
 # A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？
 MORE_RE = re.compile(r"^(还有|其他|其余|另外|第[一二三四五六七八九十\d]+[个份项条类种点家]?)")
+OTHERS_RE = re.compile(r"^(其他|其余|别的)的?")
 ORDINAL_RE = re.compile(r"第[一二三四五六七八九十\d]+")  # 第二份呢？ after 第一份提案是什么？ asks for 第二份提案
 
 
@@ -41,13 +42,18 @@ def continues_list(question: str, analyzer: Analyzer) -> bool:
     if not m:
         return False
     rest = t[m.end():]
+    if OTHERS_RE.match(rest):  # 还有其他类别吗？ 还有别的措施吗？: the rest names the list's kind, not a new topic
+        return len(TAIL_RE.sub("", rest[OTHERS_RE.match(rest).end():])) <= 2
     return not rest or len(analyzer(rest).parts.content) < 2
 
 
-def said_before(history: Iterable[Answer | str]) -> set[str]:
-    """The sentences the last answer quoted, so that a list continued says something new."""
+def said_before(history: Iterable[Answer | str]) -> dict[str, str]:
+    """The sentences the last answer quoted, each with the answer given from it, so that a list continued says
+    something new."""
     last = list(history)[-1:] or [None]
-    return {c.quote for c in last[0].citations if c.quote} if isinstance(last[0], Answer) else set()
+    if not isinstance(last[0], Answer):
+        return {}
+    return {c.quote: last[0].answer for c in last[0].citations if c.quote}
 
 
 def context_of(question: str, history: Iterable[Answer | str], analyzer: Analyzer) -> set[str]:

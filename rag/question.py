@@ -173,7 +173,7 @@ class Question:
     unseen: list[str] = field(default_factory=list)  # content words the corpus never uses (the asker's phrasing)
     figures: list[str] = field(default_factory=list)  # figures it states (the premise, not the answer)
     vector: object = field(default=None, repr=False)  # the query embedding, once retrieval has computed it
-    said: set[str] = field(default_factory=set)  # sentences already given (a list continued: 还有呢？)
+    said: dict[str, str] = field(default_factory=dict)  # sentence already quoted -> the answer given from it (还有呢？)
     context: set[str] = field(default_factory=set)  # chunk ids the conversation was on (同比增长多少？ asks there)
     keywords_only: bool = False  # searched without its vector (the embedding server was unreachable)
     parts: Parts | None = None  # cut into place, year, indicator and ask (历城区 · 2024年 · 地区生产总值 · 增长目标是多少)

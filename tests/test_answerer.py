@@ -100,8 +100,20 @@ def test_a_list_continued_says_what_comes_next(answerer, analyzer):
     first = answerer.answer(q, [passage])
     assert first.found and "无障碍" in first.answer
     again = analyzer("他带来的第一份提案是什么？")
-    again.said = {c.quote for c in first.citations if c.quote}
+    again.said = {c.quote: first.answer for c in first.citations if c.quote}
     assert "居家养老" in answerer.answer(again, [passage]).answer
+
+
+def test_a_list_continued_goes_on_in_the_sentence_it_stopped_in(answerer, analyzer):
+    passage = hit("2024年，加快推进空天产业基地等216个产业类项目、洪楼广场片区等151个建设类项目、"
+                  "历城职专北校区等64个民生类项目。着力优化投资结构，实施技改项目70个以上。")
+    sentence = passage.chunk.text.split("。")[0] + "。"
+    again = analyzer("某区2024年要加快推进多少个建设类项目？")
+    again.said = {sentence: "加快推进空天产业基地等216个产业类项目、洪楼广场片区等151个建设类项目[1]"}
+    more = answerer.answer(again, [passage]).answer
+    assert "民生类项目" in more and "151" not in more and "技改" not in more
+    again.said = {sentence: sentence}  # the whole sentence given: the next one
+    assert "技改" in answerer.answer(again, [passage]).answer
 
 
 def test_a_figure_the_question_states_is_not_its_answer(answerer):

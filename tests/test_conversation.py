@@ -54,7 +54,8 @@ def test_an_llm_rewrite_that_loses_the_place_or_year_gives_way_to_the_rules(anal
 
 @pytest.mark.parametrize("question, continued", [
     ("还有呢？", True), ("第二份呢？", True), ("其他的呢？", True), ("还有哪一类？", True),
-    ("那市中区呢？", False), ("还有哪些新能源汽车企业在济南投产？", False),
+    ("还有其他类别吗？", True), ("还有别的措施吗？", True),
+    ("那市中区呢？", False), ("还有哪些新能源汽车企业在济南投产？", False), ("还有其他新能源汽车企业在济南投产吗？", False),
 ])
 def test_a_list_continued(analyzer, question, continued):
     from rag.conversation import continues_list
