@@ -61,6 +61,7 @@ class _Candidate:
     last: int
     follows: bool = False  # the sentence right after one the last answer gave (a list continued)
     before: str = ""  # the sentence before it in the passage
+    after: str = ""  # and the one after it
 
 
 class Answerer:
@@ -162,8 +163,10 @@ class ExtractiveAnswerer(Answerer):
             implied = {t for t in weights if t in title and not t.isdigit()}
             after_said = False
             previous = ""
-            for sent in passage_sentences(h.chunk.text):
+            sentences = passage_sentences(h.chunk.text)
+            for k, sent in enumerate(sentences):
                 before, previous = previous, sent.strip()
+                after = sentences[k + 1].strip() if k + 1 < len(sentences) else ""
                 if sent.strip() in q.said:
                     # Already quoted: a list continued says what comes next, first the rest of this sentence.
                     sent, follows, after_said = left_after(sent.strip(), q.said[sent.strip()]), True, True
@@ -201,7 +204,7 @@ class ExtractiveAnswerer(Answerer):
                                  - RANK_PENALTY * rank - LENGTH_PENALTY * len(span)
                                  + self.settings.next_sentence_bonus * follows)
                         if best is None or score > best.score:
-                            best = _Candidate(rank, sent.strip(), span, score, cov, i, j, follows, before)
+                            best = _Candidate(rank, sent.strip(), span, score, cov, i, j, follows, before, after)
             if best is not None:
                 found.append(best)
         return sorted(found, key=lambda c: -c.score)
@@ -217,6 +220,9 @@ class ExtractiveAnswerer(Answerer):
         if (q.qtype == "why" and cand.before and CONSEQUENCE_RE.match(sentence)
                 and len(cand.before) + len(sentence) <= limit):
             return (cand.before + sentence).rstrip("。；;，,、：:")  # 因此它被称为…: the reason is the sentence before
+        if (q.qtype == "why" and cand.after and not REASON_RE.search(sentence)
+                and len(sentence) + len(cand.after) <= limit):
+            return (sentence + cand.after).rstrip("。；;，,、：:")  # no reason in it: the sentence after gives it
         if len(sentence) <= limit:
             return sentence.rstrip("。；;，,、：:")
         clauses = sentence_clauses(cand.sentence)

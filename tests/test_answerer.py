@@ -153,3 +153,13 @@ def test_a_why_answer_that_opens_with_therefore_takes_the_reason_before_it(answe
                   "猴面包树分布于非洲热带草原。", title="猴面包树")
     a = answerer.answer("为什么称猴面包树为笨蛋水果？", [article])
     assert a.found and "钙含量比菠菜高" in a.answer and "笨蛋水果" in a.answer
+
+
+def test_a_why_answer_whose_sentence_gives_no_reason_takes_the_sentence_after_it(answerer):
+    article = hit("这份提案我结合某市实际情况提出建议，无障碍不仅仅针对残疾人、老年人。现在是全龄无障碍时代，"
+                  "某市要打造全国无障碍样板城市。进入老龄化社会，养老服务是重要的社会保障。", title="某市两会")
+    a = answerer.answer("她为什么说无障碍不仅仅针对残疾人和老年人？", [article])
+    assert a.found and "全龄无障碍时代" in a.answer and "养老服务" not in a.answer
+    with_reason = hit("某区举办家居焕新消费季，为了提振消费信心。全年新增限上企业20家。", title="某区计划")
+    b = answerer.answer("某区为什么举办家居焕新消费季？", [with_reason])
+    assert b.found and "提振消费信心" in b.answer and "限上企业" not in b.answer  # its reason is its own
