@@ -75,7 +75,9 @@ def year_agreement(year: str, title: str, section: str, sentence: str, passage: 
         if str(int(year) - 1) not in title_years and LAST_YEAR_RE.search(sentence):
             return 0.0  # 去年 in a report of the year asked means the year before it
         return 1.0
-    if year in passage or (str(int(year) + 1) in title_years and wants != "target"):
+    # A report of one year looks back at the year before; one titled with two (2023年执行情况与2024年计划)
+    # names the year it looks back at.
+    if year in passage or (title_years == {str(int(year) + 1)} and wants != "target"):
         return 0.5
     return 0.0
 

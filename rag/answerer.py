@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import Callable, Iterator
 
-from .answerability import (NOT_FOUND, STOPS, Answerability, Verdict, answer_type, bound_coverage, load_weights,
-                            level_agreement, loose_place_agreement, joint_agreement, model_for, place_agreement, plan_agreement,
-                            qualifier_agreement, question_reason, rivals, scope_agreement, year_agreement)
+from .answerability import (NOT_FOUND, STOPS, Answerability, Verdict, answer_type, bound_coverage, joint_agreement,
+                            level_agreement, load_weights, loose_place_agreement, model_for, place_agreement,
+                            plan_agreement, qualifier_agreement, question_reason, rivals, scope_agreement,
+                            year_agreement)
 from .config import Settings
 from .models import Answer, Chunk, Citation, ScoredChunk
 from .question import YEAR_RE, Analyzer, Question, counts, has_amount, main_place, without_figures

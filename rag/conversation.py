@@ -42,8 +42,8 @@ def continues_list(question: str, analyzer: Analyzer) -> bool:
     if not m:
         return False
     rest = t[m.end():]
-    if OTHERS_RE.match(rest):  # 还有其他类别吗？ 还有别的措施吗？: the rest names the list's kind, not a new topic
-        return len(TAIL_RE.sub("", rest[OTHERS_RE.match(rest).end():])) <= 2
+    if others := OTHERS_RE.match(rest):  # 还有其他类别吗？ 还有别的措施吗？: the rest names the list's kind, not a topic
+        return len(TAIL_RE.sub("", rest[others.end():])) <= 2
     return not rest or len(analyzer(rest).parts.content) < 2
 
 

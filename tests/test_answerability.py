@@ -1,8 +1,7 @@
 """The decline decision: reasons from the question alone, the gates, and the fitted model's file."""
-from rag.answerability import (FEATURES, Answerability, load_weights, model_for, question_reason, reason_for,
-                               bound_coverage, joint_agreement, level_agreement, loose_place_agreement, qualifier_agreement, rivals,
-                               scope_agreement,
-                               year_agreement)
+from rag.answerability import (FEATURES, Answerability, bound_coverage, joint_agreement, level_agreement,
+                               load_weights, loose_place_agreement, model_for, qualifier_agreement, question_reason,
+                               reason_for, rivals, scope_agreement, year_agreement)
 from rag.bm25 import ChineseTokenizer
 from rag.question import Question
 
@@ -28,6 +27,9 @@ def test_year_agreement():
     assert year_agreement("2024", "某区2024年两会", "", "去年完成投资100亿元", "") == 0.0
     assert year_agreement("2024", "某区2025年政府工作报告", "", "完成投资100亿元", "") == 0.5
     assert year_agreement("2022", "某区2024年计划", "", "完成投资100亿元", "") == 0.0
+    # a report titled with two years (2023年执行情况与2024年计划) looks back at the first, not the year before it
+    assert year_agreement("2022", "某区2023年执行情况与2024年计划", "", "完成投资100亿元", "") == 0.0
+    assert year_agreement("2023", "某区2023年执行情况与2024年计划", "", "完成投资100亿元", "") == 1.0
     # A figure reported: a 2024 plan's look back at 2023 does not report 2024 (2000个项目 names no year).
     look_back = ("某区2024年计划", "一、2023年计划执行情况", "全年生产整车24万辆", "")
     assert year_agreement("2024", *look_back) == 1.0 and year_agreement("2024", *look_back, wants="result") == 0.0

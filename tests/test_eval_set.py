@@ -34,8 +34,8 @@ def test_no_test_question_is_in_dev():
 
 def test_conversations_are_split_and_no_test_opening_is_in_dev():
     assert {c["split"] for c in CONVERSATIONS} == {"dev", "test"}
-    openings = {s: {squash(c["turns"][0]["question"]) for c in CONVERSATIONS if c["split"] == s} for s in ("dev", "test")}
-    assert not openings["dev"] & openings["test"]
+    opening = {s: {squash(c["turns"][0]["question"]) for c in CONVERSATIONS if c["split"] == s} for s in ("dev", "test")}
+    assert not opening["dev"] & opening["test"]
     assert all(c["turns"][0]["follow"] == "first" and 2 <= len(c["turns"]) <= 4 for c in CONVERSATIONS)
 
 
