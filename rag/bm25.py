@@ -26,6 +26,7 @@ STOPWORDS = set(
 )
 PLACE_SUFFIXES = ("区", "县", "市", "镇", "街道", "新区", "片区")
 TOKEN_RE = re.compile(r"[\w.%]+")
+YEAR_GLUE_RE = re.compile(r"(?<=\d)\s*年([\u4e00-\u9fff])")
 _LOCK = threading.Lock()
 
 
@@ -58,8 +59,14 @@ class ChineseTokenizer:
         self._jieba = _segmenter(tuple(self.user_words))
 
     def __call__(self, text: str) -> list[str]:
-        text = normalize(text).lower()
+        text = self._unglue(normalize(text).lower())
         return [t for t in self._jieba.lcut_for_search(text) if TOKEN_RE.fullmatch(t) and t not in STOPWORDS]
+
+    def _unglue(self, text: str) -> str:
+        """A year's 年 set apart from the word after it, unless the two make a word (年度, 年底): jieba's guess
+        glues it to an unknown one (2025年算力规模 -> 年算力, 2024年社零 -> 年社 + 零增长)."""
+        freq = self._jieba.FREQ
+        return YEAR_GLUE_RE.sub(lambda m: m.group(0) if freq.get("年" + m.group(1)) else f"年 {m.group(1)}", text)
 
     def words(self, text: str) -> list[str]:
         """Plain (not search-mode) segmentation, for finding names."""

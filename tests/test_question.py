@@ -121,3 +121,10 @@ def test_everyday_words_are_read_as_the_reports_terms(analyzer):
     q = analyzer("济南2024年经济总量是多少？")
     assert "地区生产总值" in q.search and "经济总量" in q.search
     assert "使用外资" in analyzer("实际利用外资多少？").search and "利用外资" in analyzer("实际使用外资多少？").search
+
+
+def test_a_years_nian_is_not_glued_to_the_word_after_it():
+    tokens = ChineseTokenizer()
+    assert "算力" in tokens("济南2025年算力规模要达到多少？") and "年算力" not in tokens("济南2025年算力规模要达到多少？")
+    assert "年度计划" in tokens("2024年度计划投资多少")  # 年度 is a word: left to jieba
+    assert "年底" in tokens("截至2023年底")
