@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .question import (DATED_RE, LAST_YEAR_RE, PER_UNIT, QUALIFIER_COVERS, RESULT_SECTION, YEAR_RE, Question,
-                       has_amount, place_level, place_stem, without_figures)
+from .question import (DATED_RE, LAST_YEAR_RE, PER_UNIT, PLAN_SECTION, QUALIFIER_COVERS, RESULT_SECTION, YEAR_RE,
+                       Question, has_amount, place_level, place_stem, without_figures)
 from .textutil import normalize, split_clauses
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
@@ -38,6 +38,8 @@ UNIT_CELL_RE = re.compile(r"单位[：:]\s*([^；;\n]{1,6})")  # a table row's �
 UNIT_COLUMN_RE = re.compile(r"[（(]([^（）()]{1,4})[）)][：:]")  # a column named 2023年增长（%）：
 UNIT_ROW_RE = re.compile(r"^[^；;]*?[（(]([^（）()]{1,4})[）)][；;]")  # a row named 地区生产总值（亿元）；
 NUMBER_CHARS = "0123456789一二两三四五六七八九十百千万亿"
+ENUMERATION_RE = re.compile(r"、|和|及|与|；|;|等|一是|/")  # items named together
+STATED_COUNT_RE = re.compile(r"\d+\s*[件个项家条类种所座批名位]")  # how many there are (20件民生实事)
 
 
 @dataclass
@@ -116,7 +118,10 @@ def loose_place_agreement(q: Question, where: str, document: str, doc_place: str
 def answer_type(q: Question, span: str, sentence: str = "") -> float:
     """Whether the span holds the kind of answer asked for: a how-many question wants a figure in the unit it
     names (亿元, 家), or any figure when it names none. A table cell's unit is its row's (计算单位：亿元, or the
-    row's name 地区生产总值（亿元）) or its column's (2023年增长（%）)."""
+    row's name 地区生产总值（亿元）) or its column's (2023年增长（%）). A which-ones question that states how many
+    there are (20件民生实事是哪些) wants them named together (、 和 及 等 …): 20件民生实事全部兑现 names none."""
+    if q.qtype == "list" and STATED_COUNT_RE.search(q.text):
+        return float(bool(ENUMERATION_RE.search(span)))
     if q.qtype != "number":
         return 1.0
     span = without_figures(YEAR_RE.sub("", span), q.figures)  # nor a year, nor a figure the question states
@@ -263,8 +268,11 @@ def qualifier_agreement(q: Question, text: str) -> float:
 
 
 def plan_agreement(q: Question, section: str, sentence: str) -> float:
-    """0 when a plan for a year is asked and the passage reports another year's results."""
+    """0 when a plan for a year is asked and the passage reports another year's results, or a result is asked and
+    the passage is a list of targets (…主要预期目标: 固定资产投资增长5%左右 is no growth achieved)."""
     if q.wants_target and not q.wants_result and q.years and any(w in section for w in RESULT_SECTION):
         if not set(q.years) & set(YEAR_RE.findall(normalize(section + sentence))):
             return 0.0
+    if q.wants_result and not q.wants_target and any(w in section for w in PLAN_SECTION):
+        return 0.0 if not any(w in section for w in RESULT_SECTION) else 1.0
     return 1.0

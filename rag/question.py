@@ -24,6 +24,7 @@ INTENT = {"要", "打算", "争取", "将要"}
 # A verb with 了 (开了多少列, 造了多少辆) asks what was done: a result, as RESULT_WORDS do (not 为了, 除了, 了解).
 PERFECTIVE_RE = re.compile(r"(?<![为除])(?<=[\u4e00-\u9fff])了(?!解)")
 RESULT_SECTION = ("执行情况", "回顾", "成效", "成绩", "情况")  # headings of a report's look back at a year
+PLAN_SECTION = ("目标", "计划安排")  # headings of its plan (主要预期目标, 2024年计划安排)
 # Words that make a figure another indicator: 人均地区生产总值 is not 地区生产总值, 农村居民收入 not 居民收入. A
 # passage on 城乡居民 covers both of its halves (城乡居民人均可支配收入分别增长5.5%和6.5%).
 PER_UNIT = ("人均", "平均", "户均", "亩均")

@@ -71,6 +71,24 @@ def test_a_rival_is_a_better_matched_candidate_that_fails_an_agreement():
     assert load_weights()["full"]["weights"]["rival"] < 0  # the fit counts a rival against a candidate
 
 
+def test_a_result_asked_is_not_answered_from_a_list_of_targets():
+    from rag.answerability import plan_agreement
+    result = Question("济南2024年固投增长了多少", "x", years=["2024"], wants_result=True)
+    assert plan_agreement(result, "2024 年主要预期目标", "固定资产投资增长 5%左右") == 0.0
+    assert plan_agreement(result, "一、2024年工作回顾", "固定资产投资增长 3.3%") == 1.0
+    target = Question("济南2024年固投目标是多少", "x", years=["2024"], wants_target=True)
+    assert plan_agreement(target, "2024 年主要预期目标", "固定资产投资增长 5%左右") == 1.0
+
+
+def test_a_which_ones_question_that_states_how_many_wants_them_named():
+    from rag.answerability import answer_type
+    q = Question("市中区2023年兑现的20件民生实事具体是哪些？", "x", qtype="list", figures=["20"])
+    assert answer_type(q, "20件民生实事全部兑现") == 0.0
+    assert answer_type(q, "新建幼儿园3所、改造老旧小区12个等20件民生实事全部兑现") == 1.0
+    plain = Question("AGG01的实际功效有哪些？", "x", qtype="list", figures=["01"])  # no count stated
+    assert answer_type(plain, "它能改善睡眠，缓解疲劳") == 1.0
+
+
 def test_the_fitted_file_names_its_features_and_its_provenance():
     fitted = load_weights()
     assert "dev.jsonl" in fitted["fitted_on"]
