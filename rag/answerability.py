@@ -20,20 +20,20 @@ from functools import lru_cache
 from pathlib import Path
 
 from .question import (DATED_RE, LAST_YEAR_RE, PER_UNIT, PLAN_SECTION, QUALIFIER_COVERS, RESULT_SECTION, YEAR_RE,
-                       Question, has_amount, place_level, place_stem, without_figures)
+                       Question, has_amount, place_level, place_stem, premise_and_ask, without_figures)
 from .textutil import normalize, split_clauses
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
 WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
 FEATURES = ("coverage", "coverage_all", "bound", "chars", "dense", "year", "place", "place_loose", "scope",
-            "qualifier", "plan", "atype", "level", "joint", "rival", "unseen", "words", "rank", "number", "list", "why",
+            "qualifier", "plan", "atype", "level", "joint", "ask", "rival", "unseen", "words", "rank", "number", "list", "why",
             "yesno")
 EMBEDDING_FEATURES = ("dense",)  # a cosine: its scale belongs to the embedding model
 # An agreement whose failure on a candidate ends the search: the best passage is a district's when the city is
 # asked about, and the passages after it match the question less (they are not the city's figure either).
 STOPS = ("scope",)
 # The agreements that make a well-matched candidate the wrong place's, year's or kind's figure.
-AGREEMENTS = ("year", "place", "place_loose", "scope", "qualifier", "plan", "level", "joint")
+AGREEMENTS = ("year", "place", "place_loose", "scope", "qualifier", "plan", "level", "joint", "ask")
 UNIT_CELL_RE = re.compile(r"单位[：:]\s*([^；;\n]{1,6})")  # a table row's 计算单位：亿元
 UNIT_COLUMN_RE = re.compile(r"[（(]([^（）()]{1,4})[）)][：:]")  # a column named 2023年增长（%）：
 UNIT_ROW_RE = re.compile(r"^[^；;]*?[（(]([^（）()]{1,4})[）)][；;]")  # a row named 地区生产总值（亿元）；
@@ -138,6 +138,7 @@ def joint_agreement(q: Question, text: str, words: list[str], knows) -> float:
     not the figure of one. `knows`: whether the corpus uses a word."""
     if q.qtype != "number" or "分别" in text or "".join(words) != text:
         return 1.0
+    ask = premise_and_ask(normalize(q.text).lower(), q.figures)[1]  # 进出口 in a premise does not ask it
     starts, at = set(), 0
     for w in words:
         starts.add(at)
@@ -148,9 +149,19 @@ def joint_agreement(q: Question, text: str, words: list[str], knows) -> float:
     for t in asked:
         hits = [m.start() for m in re.finditer(re.escape(t), text)]
         if hits and all(i - 1 in starts and i not in starts and text[i - 1] not in NUMBER_CHARS
-                        and knows(text[i - 1] + t[1]) and text[i - 1:i + len(t)] not in q.text for i in hits):
+                        and knows(text[i - 1] + t[1]) and text[i - 1:i + len(t)] not in ask for i in hits):
             return 0.0
     return 1.0
+
+
+def ask_agreement(q: Question, context: str) -> float:
+    """For a question that states a figure (…粮食总产量306万吨左右，其中小麦产量是多少？): 0 when the passage has none
+    of the words only its asking clause says (小麦): it repeats the premise."""
+    premise, ask = premise_and_ask(normalize(q.text).lower(), q.figures)
+    if not premise:
+        return 1.0
+    asked = [t for t in q.topic if t in ask and t not in premise and not any(ch.isdigit() for ch in t)]
+    return float(not asked or any(t in context for t in asked))
 
 
 def bound_coverage(q: Question, span: str, sentence: str) -> float:
@@ -252,6 +263,8 @@ def reason_for(q: Question, f: dict[str, float], ceilings: dict[str, float] | No
         return f"文件中没有找到{q.place}全市的相关数据（只有下辖区县的）。"
     if f.get("year", 1.0) == 0.0 and q.years:
         return f"文件中没有找到{what}的相关数据。"
+    if f.get("ask", 1.0) == 0.0:
+        return "文件中只有问题里给出的总数，没有找到其中所问这一项的数据。"
     if f.get("joint", 1.0) == 0.0:
         return "文件中没有单独给出这一项的数据（只有合计）。"
     if f.get("qualifier", 1.0) == 0.0 and q.qualifiers:

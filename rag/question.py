@@ -91,6 +91,16 @@ def stated_figures(question: str) -> list[str]:
     return FIGURE_RE.findall(YEAR_RE.sub(" ", question))
 
 
+def premise_and_ask(question: str, figures: Iterable[str]) -> tuple[str, str]:
+    """A question that states a figure, cut into its premise and the clause that asks (济南2024年进出口超过2300亿元，
+    | 其中出口有多少？); one that states none is all ask."""
+    figures = list(figures)
+    clauses = [c for c in re.split(r"(?<=[，,；;])", question) if c.strip()]
+    if not figures or len(clauses) < 2 or not any(f in "".join(clauses[:-1]) for f in figures):
+        return "", question
+    return "".join(clauses[:-1]), clauses[-1]
+
+
 def without_figures(text: str, figures: Iterable[str]) -> str:
     """The text with the given figures taken out (5.5%左右 -> %左右 for a question that states 5.5)."""
     for f in figures:

@@ -89,6 +89,19 @@ def test_a_which_ones_question_that_states_how_many_wants_them_named():
     assert answer_type(plain, "它能改善睡眠，缓解疲劳") == 1.0
 
 
+def test_a_question_that_states_a_total_asks_for_a_part_the_passage_must_name():
+    from rag.answerability import ask_agreement
+    from rag.question import premise_and_ask
+    text = "济南2024年粮食总产量306万吨左右，其中小麦产量是多少？"
+    assert premise_and_ask(text, ["306"]) == ("济南2024年粮食总产量306万吨左右，", "其中小麦产量是多少？")
+    assert premise_and_ask("济南2024年粮食总产量是多少？", []) == ("", "济南2024年粮食总产量是多少？")
+    q = Question(text, "x", qtype="number", figures=["306"], evidence={"粮食": 2.0, "总产量": 2.5, "小麦": 3.0, "产量": 1.5})
+    assert ask_agreement(q, "全市粮食总产量预计306万吨左右") == 0.0  # the premise again
+    assert ask_agreement(q, "小麦产量达到150万吨") == 1.0
+    plain = Question("济南2024年小麦产量是多少？", "x", qtype="number", evidence={"小麦": 3.0, "产量": 1.5})
+    assert ask_agreement(plain, "全市粮食总产量预计306万吨左右") == 1.0  # no premise: other signals judge it
+
+
 def test_the_fitted_file_names_its_features_and_its_provenance():
     fitted = load_weights()
     assert "dev.jsonl" in fitted["fitted_on"]
