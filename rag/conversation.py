@@ -13,8 +13,12 @@ from .question import LEAD_RE, TAIL_RE, Analyzer, Parts
 from .textutil import normalize
 
 # A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？
-MORE_RE = re.compile(r"^(还有|其他|其余|另外|第[一二三四五六七八九十\d]+[个份项条类种点家]?)")
+MORE_RE = re.compile(r"^(还有|其他|其余|另外|再(说|来|举|讲|列)?一?[个份项条类种点家]|第[一二三四五六七八九十\d]+[个份项条类种点家]?)")
 OTHERS_RE = re.compile(r"^(其他|其余|别的)的?")
+# A year named from the conversation's: 前一年 after a question on 2024 is 2023.
+RELATIVE_YEARS = {"再往前一年": -1, "前一年": -1, "上一年": -1, "去年": -1, "前年": -2, "后一年": 1, "下一年": 1,
+                  "次年": 1, "第二年": 1}
+RELATIVE_YEAR_RE = re.compile("|".join(sorted(RELATIVE_YEARS, key=len, reverse=True)))
 ORDINAL_RE = re.compile(r"第[一二三四五六七八九十\d]+")  # 第二份呢？ after 第一份提案是什么？ asks for 第二份提案
 
 
@@ -74,6 +78,7 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
     earlier = [turn_question(t) for t in history if turn_question(t).strip()]
     if not earlier:
         return question
+    question = relative_year(question, earlier, analyzer)
     q = analyzer(question)
     parts = q.parts
     continued = continues_list(question, analyzer)
@@ -115,6 +120,18 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
         ask = before[0].ask  # 服务业增加值呢: the new indicator, asked the way the last question asked
     standalone = f"{place}{year}{indicator}{ask}"
     return standalone.rstrip("?？") + "？"
+
+
+def relative_year(question: str, earlier: list[str], analyzer: Analyzer) -> str:
+    """A follow-up's year counted from the conversation's (那前一年的呢？ after a 2024 question: 2023年), when it
+    names none of its own."""
+    m = RELATIVE_YEAR_RE.search(question)
+    if not m or analyzer(question).years:
+        return question
+    year = next((y for t in reversed(earlier) for y in analyzer(t).years[:1]), "")
+    if not year:
+        return question
+    return question[:m.start()] + f"{int(year) + RELATIVE_YEARS[m.group(0)]}年" + question[m.end():]
 
 
 def about_last(question: str, standalone: str, history: Iterable[Answer | str], analyzer: Analyzer) -> str:

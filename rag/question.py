@@ -73,8 +73,8 @@ def has_amount(unit: str, text: str) -> bool:
     """A figure in the unit asked for: 40万辆 for 辆, 十二个方面 for 方面."""
     if re.search(r"\d[\d.,]*\s*(?:万|亿|千|百)?个?(?:" + unit + ")", text):
         return True
-    if "名" in unit.split("|") and re.search(r"第\s*[\d一二三四五六七八九十]+", text):
-        return True  # a rank: 排名全市第3
+    if "名" in unit.split("|") and re.search(r"第\s*[\d一二三四五六七八九十]+|首位|榜首", text):
+        return True  # a rank: 排名全市第3, 居全省首位
     return bool(re.search(r"[一二两三四五六七八九十百]+(?:个)?(?:" + unit + ")", text))
 
 
@@ -291,11 +291,13 @@ class Analyzer:
 
 
 # A follow-up leans on what came before: 那市中区呢？ 还有呢？ 2025年的呢？ 同比增长多少？
-LEAD_RE = re.compile(r"^(那么|那|还有|另外|再|and)\s*")
+LEAD_RE = re.compile(r"^((那么|那|还有|另外|再|and)\s*(换成|换到|改成|如果是|要是)?|换成|换到|改成|如果是|要是)\s*")
+# A word that stands for the last turn's indicator (它的目标是多少？ 这个在全省排第几？): it names nothing new.
+PRONOUN_RE = re.compile(r"^(这个|这项|这一项|这一|这|它|其|该)(的)?(在)?")
 TAIL_RE = re.compile(r"(的)?(情况|数据|目标|呢|吗)*[呢？?。!！\s]*$")
 # Where the ask of a question starts: the figure's kind (增长, 目标 …) or the question word.
 ASK_RE = re.compile(r"(同比|比上年|(?<!占)比(?![重例率])|增长|增速|增幅|目标|计划|预期|预计|力争|实际|完成|达到|"
-                    r"是多少|有多少|多少|几|是什么|有哪些|"
+                    r"是多少|有多少|多少|排第|排名|几|是什么|有哪些|"
                     r"哪些|哪一?[类个项种家份条]|为什么|为何|是否|怎么|如何)")
 FILLER = "的"
 SCOPE_RE = re.compile(r"全市|全区|全县|全省|全国|整体|总体|全体")  # 济南全市呢: the place's whole, not an indicator
@@ -334,8 +336,9 @@ def cut(text: str, q: "Question") -> Parts:
     rest = re.sub(r"\s+", "", rest).strip(FILLER)
     m = ASK_RE.search(rest)
     indicator, ask = (rest[: m.start()], rest[m.start():]) if m else (rest, "")
-    indicator = SCOPE_RE.sub("", TAIL_RE.sub("", indicator)).strip(FILLER)
+    indicator = PRONOUN_RE.sub("", SCOPE_RE.sub("", TAIL_RE.sub("", indicator)).strip(FILLER)).strip(FILLER)
+    indicator = indicator if len(indicator) > 1 else ""  # 那2024年定的目标是多少？: 定 names no indicator
     ask = "" if TAIL_RE.fullmatch(ask) else ask
-    content = SCOPE_RE.sub("", TAIL_RE.sub("", ASK_RE.sub("", rest))).strip(FILLER + "要")
+    content = PRONOUN_RE.sub("", SCOPE_RE.sub("", TAIL_RE.sub("", ASK_RE.sub("", rest))).strip(FILLER + "要"))
     counted = COUNTED_RE.search(TAIL_RE.sub("", ask))
     return Parts(place, year, indicator, ask, content, counted.group("noun") if counted else "")

@@ -54,7 +54,7 @@ def test_an_llm_rewrite_that_loses_the_place_or_year_gives_way_to_the_rules(anal
 
 @pytest.mark.parametrize("question, continued", [
     ("还有呢？", True), ("第二份呢？", True), ("其他的呢？", True), ("还有哪一类？", True),
-    ("还有其他类别吗？", True), ("还有别的措施吗？", True),
+    ("还有其他类别吗？", True), ("还有别的措施吗？", True), ("再说一个", True),
     ("那市中区呢？", False), ("还有哪些新能源汽车企业在济南投产？", False), ("还有其他新能源汽车企业在济南投产吗？", False),
 ])
 def test_a_list_continued(analyzer, question, continued):
@@ -70,6 +70,11 @@ def test_a_list_continued(analyzer, question, continued):
     ("济南市截至2024年累计建成了多少个5G基站？", "2025年的目标呢？", "济南市2025年5G基站目标是多少？"),
     # only a year: the last question as it was worded, with the year swapped
     ("比亚迪在起步区的工厂2023年生产了多少辆整车？", "2024年呢？", "比亚迪在起步区的工厂2024年生产了多少辆整车？"),
+    # a year counted from the conversation's, a swap said with 换成, a verb that names no indicator, a pronoun
+    ("济南2024年税收占比是多少？", "那前一年的呢？", "济南2023年税收占比是多少？"),
+    ("济南2024年一般公共预算收入目标是多少？", "换成市中区呢？", "市中区2024年一般公共预算收入目标是多少？"),
+    ("济南2025年一般公共预算收入预期增长多少？", "那2024年定的目标是多少？", "济南2024年一般公共预算收入目标是多少？"),
+    ("济南2023年技术合同成交额是多少？", "这个在全省排第几？", "济南2023年技术合同成交额排第几？"),
 ])
 def test_follow_ups_keep_the_shape_of_the_last_question(analyzer, earlier, follow_up, standalone):
     assert resolve(follow_up, [earlier], analyzer) == standalone

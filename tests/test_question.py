@@ -71,6 +71,7 @@ def test_a_question_is_cut_into_place_year_indicator_and_ask(analyzer):
 def test_a_rank_is_the_answer_to_which_place():
     assert has_amount(expected_unit("总量在全市排第几？"), "总量排名全市第 3，同比增长11.1%")
     assert not has_amount(expected_unit("总量在全市排第几？"), "总量140亿元")
+    assert has_amount(expected_unit("在全省排第几？"), "技术合同成交额达到806.53亿元，居全省首位")
 
 
 def test_counts_finds_the_figure_next_to_the_noun_asked_about():
