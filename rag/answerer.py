@@ -26,6 +26,7 @@ NUMBER_RE = re.compile(r"\d|[一二两三四五六七八九十百]+(?=个|大|�
 REASON_RE = re.compile(r"为了|旨在|以便|目的|确保|为(?!主|止|了解)|以(?=[\u4e00-\u9fff]{2,}(提升|推动|促进|实现|保障|加快|满足|增强))|推动|促进|助力|让")
 # A sentence that opens with a consequence or a turn: why it happened is said in the sentence before.
 CONSEQUENCE_RE = re.compile(r"[“\"]?(因此|所以|于是|因而|故而|从而|由此|此时|随后|但|然而|可是|不过)")
+ENUMERATION_RUN_RE = re.compile(r"[^、，,。；;：:（）()“”《》\"]+(?:、[^、，,。；;：:（）()“”《》\"]+)+")
 TABLE_ROW_RE = re.compile(r"^[^：\n]{1,16}：[^\n]*；[^：；\n]{1,16}：", re.M)
 
 
@@ -95,6 +96,22 @@ def left_after(sentence: str, given: str) -> str:
     bare = [squash(c).strip("，,、；;：:。") for c in clauses]
     last = max((i for i, c in enumerate(bare) if len(c) >= 4 and c in said), default=-1)
     return "".join(clauses[last + 1:]).strip("，,、；; ") if last >= 0 else ""
+
+
+def lead_with(cites: list[Citation], used: list[int]) -> list[Citation]:
+    """The citations renumbered with the passages the answer quotes first, as [1] (and [2]), the rest in the
+    retriever's order: the reader has ranked the passage it answers from above those it passed over."""
+    cites = [cites[j] for j in used] + [c for j, c in enumerate(cites) if j not in used]
+    for n, c in enumerate(cites, 1):
+        c.n = n
+    return cites
+
+
+def nth_item(sentence: str, n: int) -> str:
+    """The n-th of the longest run of items a sentence names together (电动载人汽车、锂电池、太阳能电池: 3 -> 太阳能电池)."""
+    runs = ENUMERATION_RUN_RE.findall(sentence)
+    items = [i.strip() for i in re.split(r"、|以及|和|及", max(runs, key=lambda r: r.count("、"), default="")) if i.strip()]
+    return items[n - 1] if 0 < n <= len(items) else ""
 
 
 def quote(cite: Citation, chunk: Chunk, sentence: str) -> None:
@@ -343,6 +360,12 @@ class ExtractiveAnswerer(Answerer):
         reason = question_reason(q)
         if reason:
             return Answer(q.text, reason, False, cites)
+        if q.ordinal and q.said:  # 第三个是什么？: the item the last answer named third
+            for rank, h in enumerate(hits):
+                sentence = next((s for s in q.said if s in h.chunk.text and nth_item(s, q.ordinal)), "")
+                if sentence:
+                    quote(cites[rank], h.chunk, sentence)
+                    return Answer(q.text, f"{nth_item(sentence, q.ordinal)}[1]", True, lead_with(cites, [rank]))
         chosen, first = self.choose(q, hits)
         if chosen is None:
             return Answer(q.text, first.reason if first else NOT_FOUND, False, cites)
@@ -360,10 +383,5 @@ class ExtractiveAnswerer(Answerer):
                     quote(c, hits[j].chunk, sent)
                     used.append(j)
                     break
-        # The passages the answer quotes come first, as [1] (and [2]), the rest in the retriever's order: the
-        # reader has ranked the passage it answers from above those it passed over.
-        cites = [cites[j] for j in used] + [c for j, c in enumerate(cites) if j not in used]
-        for n, c in enumerate(cites, 1):
-            c.n = n
         markers = "".join(f"[{n}]" for n in range(1, len(used) + 1))
-        return Answer(q.text, f"{span}{markers}", True, cites)
+        return Answer(q.text, f"{span}{markers}", True, lead_with(cites, used))

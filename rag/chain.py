@@ -14,7 +14,8 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from .answerer import Answerer, ExtractiveAnswerer, citations_for
 from .config import CHUNKER_VERSION, Settings
 from .embeddings import BaseEmbeddings, Reconnecting, get_embeddings
-from .conversation import about_last, check_rewrite, context_of, continues_list, resolve, said_before, turn_question
+from .conversation import (about_last, check_rewrite, context_of, continues_list, item_asked, resolve, said_before,
+                           turn_question)
 from .errors import BadQuestion, EmbeddingError, IndexMismatch, IndexMissing, LLMError, RagError
 from .milvus import is_milvus
 from .models import Answer, Citation
@@ -80,6 +81,7 @@ class Engine:
         # A list continued (还有呢？), or the same question asked again: what the last answer did not say yet.
         if history and (continues_list(q, analyzer(self.index)) or standalone == turn_question(history[-1])):
             read.said = said_before(history)
+            read.ordinal = item_asked(q, history, analyzer(self.index))
         read.context = context_of(q, history, analyzer(self.index))
         other = about_last(q, standalone, history, analyzer(self.index)) if history else ""
         return {"question": q, "standalone": standalone, "read": read, "other": other,

@@ -19,6 +19,7 @@ OTHERS_RE = re.compile(r"^(其他|其余|别的)的?")
 RELATIVE_YEARS = {"再往前一年": -1, "前一年": -1, "上一年": -1, "去年": -1, "前年": -2, "后一年": 1, "下一年": 1,
                   "次年": 1, "第二年": 1}
 RELATIVE_YEAR_RE = re.compile("|".join(sorted(RELATIVE_YEARS, key=len, reverse=True)))
+CN_DIGITS = {d: i for i, d in enumerate("一二三四五六七八九", 1)}
 ORDINAL_RE = re.compile(r"第[一二三四五六七八九十\d]+")  # 第二份呢？ after 第一份提案是什么？ asks for 第二份提案
 
 
@@ -49,6 +50,22 @@ def continues_list(question: str, analyzer: Analyzer) -> bool:
     if others := OTHERS_RE.match(rest):  # 还有其他类别吗？ 还有别的措施吗？: the rest names the list's kind, not a topic
         return len(TAIL_RE.sub("", rest[others.end():])) <= 2
     return not rest or len(analyzer(rest).parts.content) < 2
+
+
+def item_asked(question: str, history: Iterable[Answer | str], analyzer: Analyzer) -> int:
+    """Which item of the last answer's list a follow-up asks for: 3 for 第三个是什么？ after 新三样指的是哪三样？;
+    0 when it names no position, or the last question asked for one item itself (第一份提案是什么？)."""
+    last = [turn_question(t) for t in history][-1:]
+    m = ORDINAL_RE.match(normalize(question).strip())
+    if not m or not last or ORDINAL_RE.search(last[0]) or analyzer(last[0]).qtype != "list":
+        return 0
+    digits = m.group(0)[1:]
+    if digits.isdigit():
+        return int(digits)
+    tens, _, ones = digits.rpartition("十")
+    if "十" not in digits:
+        return CN_DIGITS.get(digits, 0)
+    return CN_DIGITS.get(tens, 1) * 10 + CN_DIGITS.get(ones, 0)
 
 
 def said_before(history: Iterable[Answer | str]) -> dict[str, str]:

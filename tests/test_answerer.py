@@ -163,3 +163,14 @@ def test_a_why_answer_whose_sentence_gives_no_reason_takes_the_sentence_after_it
     with_reason = hit("某区举办家居焕新消费季，为了提振消费信心。全年新增限上企业20家。", title="某区计划")
     b = answerer.answer("某区为什么举办家居焕新消费季？", [with_reason])
     assert b.found and "提振消费信心" in b.answer and "限上企业" not in b.answer  # its reason is its own
+
+
+def test_the_nth_item_of_the_last_answers_list(answerer, analyzer):
+    from rag.answerer import nth_item
+    sentence = "扩大外贸“新三样”（电动载人汽车、锂电池、太阳能电池）出口，扩大重要设备进口规模。"
+    assert nth_item(sentence, 3) == "太阳能电池" and nth_item(sentence, 1) == "电动载人汽车" and nth_item(sentence, 4) == ""
+    assert nth_item("加快推进A项目、B项目和C项目建设", 3) == "C项目建设"
+    q = analyzer("某市外贸新三样指的是哪三样？")
+    q.said, q.ordinal = {sentence: "电动载人汽车、锂电池、太阳能电池[1]"}, 2
+    a = answerer.answer(q, [hit("其他段落。"), hit(sentence)])
+    assert a.found and a.answer == "锂电池[1]" and a.citations[0].quote == sentence

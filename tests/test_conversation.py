@@ -114,3 +114,11 @@ def test_a_word_jieba_tags_as_a_place_is_not_one_when_the_corpus_uses_it():
 
 def test_a_list_continued_at_a_new_ordinal(analyzer):
     assert resolve("第二份呢？", ["政协委员带来的第一份提案是什么？"], analyzer) == "政协委员带来的第二份提案是什么？"
+
+
+def test_a_position_asked_after_a_list_is_an_item_of_it(analyzer):
+    from rag.conversation import item_asked
+    assert item_asked("第三个是什么？", ["济南外贸新三样指的是哪三样？"], analyzer) == 3
+    assert item_asked("第12个呢？", ["济南有哪些重点项目？"], analyzer) == 12
+    assert item_asked("第二份呢？", ["钟倩带来的第一份提案是什么？"], analyzer) == 0  # it asked for one item itself
+    assert item_asked("还有呢？", ["济南外贸新三样指的是哪三样？"], analyzer) == 0
