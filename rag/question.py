@@ -218,6 +218,7 @@ class Analyzer:
         return self.idf is None or self.idf(word) < self._never
 
     def __call__(self, text: str) -> Question:
+        text = OPENER_RE.sub("", text.strip()) or text  # 对了，…: how the asker turns to a question, not its words
         search = expand_abbreviations(text)
         q = normalize(search)
         weights, evidence, unseen = self._weights(search)
@@ -293,6 +294,9 @@ class Analyzer:
 
 # A follow-up leans on what came before: 那市中区呢？ 还有呢？ 2025年的呢？ 同比增长多少？
 LEAD_RE = re.compile(r"^((那么|那|还有|另外|再|and)\s*(换成|换到|改成|如果是|要是)?|换成|换到|改成|如果是|要是)\s*")
+# How people turn to a new question in a chat (对了，历城区…); it is no part of what they ask.
+OPENER_RE = re.compile(r"^(对了|顺便问一下|顺便问下|顺便问问|另外问一下|再问一下|我想问一下|我想问|想问一下|请问一下|请问|"
+                       r"问一下|问下|你好|您好)[，,：:！!\s]*")
 # A word that stands for the last turn's indicator (它的目标是多少？ 这个在全省排第几？): it names nothing new.
 PRONOUN_RE = re.compile(r"^(这个|这项|这一项|这一|这|它|其|该)(的)?(在)?")
 TAIL_RE = re.compile(r"(的)?(情况|数据|目标|呢|吗)*[呢？?。!！\s]*$")

@@ -129,3 +129,9 @@ def test_a_years_nian_is_not_glued_to_the_word_after_it():
     assert "算力" in tokens("济南2025年算力规模要达到多少？") and "年算力" not in tokens("济南2025年算力规模要达到多少？")
     assert "年度计划" in tokens("2024年度计划投资多少")  # 年度 is a word: left to jieba
     assert "年底" in tokens("截至2023年底")
+
+
+def test_how_the_asker_turns_to_a_question_is_not_part_of_it(analyzer):
+    q = analyzer("对了，历城区2023年新增了多少市场主体？")
+    assert q.parts.place == "历城区" and q.parts.indicator.startswith("新增") and not any("对了" in t for t in q.topic)
+    assert analyzer("你好").text == "你好"  # nothing else to ask: kept, and declined as chit-chat
