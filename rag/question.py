@@ -298,7 +298,7 @@ LEAD_RE = re.compile(r"^((那么|那|还有|另外|再|and)\s*(换成|换到|改
 OPENER_RE = re.compile(r"^(对了|顺便问一下|顺便问下|顺便问问|另外问一下|再问一下|我想问一下|我想问|想问一下|请问一下|请问|"
                        r"问一下|问下|你好|您好)[，,：:！!\s]*")
 # A word that stands for the last turn's indicator (它的目标是多少？ 这个在全省排第几？): it names nothing new.
-PRONOUN_RE = re.compile(r"^(这个|这项|这一项|这一|这|它|其|该)(的)?(在)?")
+PRONOUN_RE = re.compile(r"^(这个|这项|这一项|该项|它)(的|在)*")
 TAIL_RE = re.compile(r"(的)?(情况|数据|目标|呢|吗)*[呢？?。!！\s]*$")
 # Where the ask of a question starts: the figure's kind (增长, 目标 …) or the question word.
 ASK_RE = re.compile(r"(同比|比上年|(?<!占)比(?![重例率])|增长|增速|增幅|目标|计划|预期|预计|力争|实际|完成|达到|"

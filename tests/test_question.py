@@ -135,3 +135,8 @@ def test_how_the_asker_turns_to_a_question_is_not_part_of_it(analyzer):
     q = analyzer("对了，历城区2023年新增了多少市场主体？")
     assert q.parts.place == "历城区" and q.parts.indicator.startswith("新增") and not any("对了" in t for t in q.topic)
     assert analyzer("你好").text == "你好"  # nothing else to ask: kept, and declined as chit-chat
+
+
+def test_a_pronoun_stands_for_the_last_indicator_but_其中_is_no_pronoun(analyzer):
+    assert analyzer("它的目标是多少？").parts.indicator == "" and analyzer("这个在全省排第几？").parts.content == ""
+    assert analyzer("其中小麦产量是多少？").parts.indicator == "其中小麦产量"
