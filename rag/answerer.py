@@ -98,6 +98,15 @@ def left_after(sentence: str, given: str) -> str:
     return "".join(clauses[last + 1:]).strip("，,、；; ") if last >= 0 else ""
 
 
+def says(word: str, text: str, topic: dict[str, float]) -> bool:
+    """Whether the text says a question word: as written, or a compound by all of the question's parts of it
+    (友好城市 in 国际友好（合作）城市: 友好 and 城市)."""
+    if word in text:
+        return True
+    parts = [u for u in topic if u != word and u in word]
+    return len(parts) > 1 and "".join(sorted(parts, key=word.index)) == word and all(u in text for u in parts)
+
+
 def lead_with(cites: list[Citation], used: list[int]) -> list[Citation]:
     """The citations renumbered with the passages the answer quotes first, as [1] (and [2]), the rest in the
     retriever's order: the reader has ranked the passage it answers from above those it passed over."""
@@ -199,9 +208,9 @@ class ExtractiveAnswerer(Answerer):
                 # Per clause, once: its question words and its characters that are not question words.
                 # A window's are the sums (words never cross the punctuation that splits clauses).
                 norm_clauses = [normalize(c).lower() for c in clauses]
-                words_in = [{t for t in weights if t in c} for c in norm_clauses]
+                words_in = [{t for t in weights if says(t, c, weights)} for c in norm_clauses]
                 fresh = [len(squash(reduce(lambda t, w: t.replace(w, ""), weights, c))) for c in norm_clauses]
-                in_context = {t for t in weights if t in head or t in norm_sent}
+                in_context = {t for t in weights if says(t, head, weights) or says(t, norm_sent, weights)}
                 # Shared characters catch what word overlap misses (树叶 ~ 其叶, 体重 ~ 公斤重).
                 chars = len(qchars & set(norm_sent)) / len(qchars) if qchars else 0.0
                 # In a table row the answer is one cell; the row's name (its first cell) is context.
@@ -281,7 +290,8 @@ class ExtractiveAnswerer(Answerer):
         context = normalize(c.title + " " + c.section + " " + cand.sentence).lower()
         topic = q.topic
         total = sum(topic.values())
-        got = sum(w if t in normalize(cand.span).lower() else CONTEXT_CREDIT * w if t in context else 0.0
+        span = normalize(cand.span).lower()
+        got = sum(w if says(t, span, topic) else CONTEXT_CREDIT * w if says(t, context, topic) else 0.0
                   for t, w in topic.items())
         coverage = got / total if total else cand.coverage
         # The same share with the words the corpus never uses counted as missing, each at the mean weight:

@@ -174,3 +174,12 @@ def test_the_nth_item_of_the_last_answers_list(answerer, analyzer):
     q.said, q.ordinal = {sentence: "电动载人汽车、锂电池、太阳能电池[1]"}, 2
     a = answerer.answer(q, [hit("其他段落。"), hit(sentence)])
     assert a.found and a.answer == "锂电池[1]" and a.citations[0].quote == sentence
+
+
+def test_a_compound_is_said_by_all_of_its_parts(answerer, analyzer):
+    from rag.answerer import says
+    topic = {"国际": 1.5, "友好": 3.2, "城市": 1.0, "友好城市": 4.3}
+    assert says("友好城市", "国际友好（合作）城市增至92个", topic)  # 友好 and 城市, a word between them
+    assert not says("友好城市", "国际友好交流不断深化", topic)  # one part is not the compound
+    friends = hit("深化国家儿童友好城市建设，建成普惠托育机构300家。国际友好（合作）城市增至92个。")
+    assert "92" in answerer.answer(analyzer("某市的国际友好城市增加到多少个了？"), [friends]).answer
