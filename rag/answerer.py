@@ -98,13 +98,20 @@ def left_after(sentence: str, given: str) -> str:
     return "".join(clauses[last + 1:]).strip("，,、；; ") if last >= 0 else ""
 
 
-def says(word: str, text: str, topic: dict[str, float]) -> bool:
-    """Whether the text says a question word: as written, or a compound by all of the question's parts of it
-    (友好城市 in 国际友好（合作）城市: 友好 and 城市)."""
-    if word in text:
-        return True
-    parts = [u for u in topic if u != word and u in word]
-    return len(parts) > 1 and "".join(sorted(parts, key=word.index)) == word and all(u in text for u in parts)
+def compound_parts(words) -> dict[str, list[str]]:
+    """The question words that are compounds of other question words (友好城市: 友好, 城市), with those parts."""
+    out = {}
+    for word in words:
+        parts = sorted((u for u in words if u != word and u in word), key=word.index)
+        if len(parts) > 1 and "".join(parts) == word:
+            out[word] = parts
+    return out
+
+
+def says(word: str, text: str, compounds: dict[str, list[str]]) -> bool:
+    """Whether the text says a question word: as written, or a compound by all of its parts (友好城市 in
+    国际友好（合作）城市: 友好 and 城市). `compounds`: compound_parts of the question's words."""
+    return word in text or (word in compounds and all(u in text for u in compounds[word]))
 
 
 def lead_with(cites: list[Citation], used: list[int]) -> list[Citation]:
@@ -180,6 +187,7 @@ class ExtractiveAnswerer(Answerer):
         limit = self.settings.answer_max_chars
         qchars = {ch for ch in normalize(q.text) if is_cjk(ch) and ch not in QUESTION_CHARS}
         total = sum(weights.values()) or 1.0
+        compounds = compound_parts(weights)
         found: list[_Candidate] = []
         for rank, h in enumerate(hits[: self.settings.answer_passages]):
             best: _Candidate | None = None
@@ -208,9 +216,9 @@ class ExtractiveAnswerer(Answerer):
                 # Per clause, once: its question words and its characters that are not question words.
                 # A window's are the sums (words never cross the punctuation that splits clauses).
                 norm_clauses = [normalize(c).lower() for c in clauses]
-                words_in = [{t for t in weights if says(t, c, weights)} for c in norm_clauses]
+                words_in = [{t for t in weights if says(t, c, compounds)} for c in norm_clauses]
                 fresh = [len(squash(reduce(lambda t, w: t.replace(w, ""), weights, c))) for c in norm_clauses]
-                in_context = {t for t in weights if says(t, head, weights) or says(t, norm_sent, weights)}
+                in_context = {t for t in weights if says(t, head, compounds) or says(t, norm_sent, compounds)}
                 # Shared characters catch what word overlap misses (树叶 ~ 其叶, 体重 ~ 公斤重).
                 chars = len(qchars & set(norm_sent)) / len(qchars) if qchars else 0.0
                 # In a table row the answer is one cell; the row's name (its first cell) is context.
@@ -291,7 +299,8 @@ class ExtractiveAnswerer(Answerer):
         topic = q.topic
         total = sum(topic.values())
         span = normalize(cand.span).lower()
-        got = sum(w if says(t, span, topic) else CONTEXT_CREDIT * w if says(t, context, topic) else 0.0
+        compounds = compound_parts(topic)
+        got = sum(w if says(t, span, compounds) else CONTEXT_CREDIT * w if says(t, context, compounds) else 0.0
                   for t, w in topic.items())
         coverage = got / total if total else cand.coverage
         # The same share with the words the corpus never uses counted as missing, each at the mean weight:

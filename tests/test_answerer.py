@@ -177,8 +177,9 @@ def test_the_nth_item_of_the_last_answers_list(answerer, analyzer):
 
 
 def test_a_compound_is_said_by_all_of_its_parts(answerer, analyzer):
-    from rag.answerer import says
-    topic = {"国际": 1.5, "友好": 3.2, "城市": 1.0, "友好城市": 4.3}
+    from rag.answerer import compound_parts, says
+    topic = compound_parts({"国际": 1.5, "友好": 3.2, "城市": 1.0, "友好城市": 4.3})
+    assert topic == {"友好城市": ["友好", "城市"]}
     assert says("友好城市", "国际友好（合作）城市增至92个", topic)  # 友好 and 城市, a word between them
     assert not says("友好城市", "国际友好交流不断深化", topic)  # one part is not the compound
     friends = hit("深化国家儿童友好城市建设，建成普惠托育机构300家。国际友好（合作）城市增至92个。")
