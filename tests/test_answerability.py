@@ -125,28 +125,27 @@ def test_a_question_mostly_of_words_the_documents_never_use_is_declined_with_the
     assert not verdict.ok and "今天天气" in verdict.reason
 
 
-def test_calibration_sets_a_ceiling_above_every_right_dev_answer():
+def calibration_case(feature: str, values: list[float]):
+    """A dev case of four candidates whose `feature` takes `values`; the last one is wrong."""
     import numpy as np
 
-    from eval.calibrate import Case, ceiling
+    from eval.calibrate import Case
 
-    i = FEATURES.index("unseen")
     rows = np.zeros((4, len(FEATURES)))
-    rows[:, i] = [0.0, 0.2, 0.4, 0.9]
-    case = Case("seeds", True, False, rows, np.array([1.0, 1.0, 1.0, 0.0]), False)
-    assert ceiling([case], "unseen") == 0.4  # the wrong candidate's 0.9 does not count
+    rows[:, FEATURES.index(feature)] = values
+    return Case("seeds", True, False, rows, np.array([1.0, 1.0, 1.0, 0.0]), False)
+
+
+def test_calibration_sets_a_ceiling_above_every_right_dev_answer():
+    from eval.calibrate import ceiling
+
+    assert ceiling([calibration_case("unseen", [0.0, 0.2, 0.4, 0.9])], "unseen") == 0.4  # the wrong 0.9 does not count
 
 
 def test_calibration_sets_a_floor_below_every_right_dev_answer():
-    import numpy as np
+    from eval.calibrate import floor
 
-    from eval.calibrate import Case, floor
-
-    i = FEATURES.index("coverage")
-    rows = np.zeros((4, len(FEATURES)))
-    rows[:, i] = [0.9, 0.6, 0.3, 0.05]
-    case = Case("seeds", True, False, rows, np.array([1.0, 1.0, 1.0, 0.0]), False)
-    assert floor([case], "coverage") == 0.3  # the wrong candidate's 0.05 does not count
+    assert floor([calibration_case("coverage", [0.9, 0.6, 0.3, 0.05])], "coverage") == 0.3  # nor the wrong 0.05
     model = {"weights": {"coverage": 100.0}, "bias": 0.0, "gates": [], "floors": {"coverage": 0.3}, "threshold": 0.0}
     assert not Answerability(model).judge(Question("x", "x"), {"coverage": 0.2}).ok
 
