@@ -381,10 +381,10 @@ class ExtractiveAnswerer(Answerer):
             return Answer(q.text, reason, False, cites)
         if q.ordinal and q.said:  # 第三个是什么？: the item the last answer named third
             for rank, h in enumerate(hits):
-                sentence = next((s for s in q.said if s in h.chunk.text and nth_item(s, q.ordinal)), "")
-                if sentence:
-                    quote(cites[rank], h.chunk, sentence)
-                    return Answer(q.text, f"{nth_item(sentence, q.ordinal)}[1]", True, lead_with(cites, [rank]))
+                for sentence in (s for s in q.said if s in h.chunk.text):
+                    if item := nth_item(sentence, q.ordinal):
+                        quote(cites[rank], h.chunk, sentence)
+                        return Answer(q.text, f"{item}[1]", True, lead_with(cites, [rank]))
         chosen, first = self.choose(q, hits)
         if chosen is None:
             return Answer(q.text, first.reason if first else NOT_FOUND, False, cites)
