@@ -41,6 +41,7 @@ UNIT_COLUMN_RE = re.compile(r"[（(]([^（）()]{1,4})[）)][：:]")  # a column
 UNIT_ROW_RE = re.compile(r"^[^；;]*?[（(]([^（）()]{1,4})[）)][；;]")  # a row named 地区生产总值（亿元）；
 NUMBER_CHARS = "0123456789一二两三四五六七八九十百千万亿"
 ENUMERATION_RE = re.compile(r"、|和|及|与|；|;|等|一是|/")  # items named together
+ROW_BREAK_RE = re.compile(r"[；;]")  # a table row's cells (normalized text has the half-width one)
 STATED_COUNT_RE = re.compile(r"\d+\s*[件个项家条类种所座批名位]")  # how many there are (20件民生实事)
 
 
@@ -177,8 +178,8 @@ def bound_coverage(q: Question, span: str, sentence: str) -> float:
         return 1.0
     clauses, at = figure_clauses(q, span, sentence)
     window = "".join(clauses[max(0, at - 1):at + 1])
-    if UNIT_ROW_RE.match(sentence) or "；" in sentence[:40]:
-        window += sentence.split("；", 1)[0]  # a table row's name
+    if UNIT_ROW_RE.match(sentence) or ROW_BREAK_RE.search(sentence[:40]):
+        window += ROW_BREAK_RE.split(sentence, 1)[0]  # a table row's name
     return sum(w for t, w in topic.items() if t in window.lower()) / total
 
 

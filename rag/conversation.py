@@ -6,10 +6,11 @@ A question is cut into four parts: [place][year][indicator][ask], e.g. 历城区
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Iterable
 
 from .models import Answer
-from .question import LEAD_RE, TAIL_RE, Analyzer, Parts
+from .question import LEAD_RE, TAIL_RE, WHOLE_CITY_RE, Analyzer, Parts, place_level, place_stem
 from .textutil import normalize
 
 # A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？
@@ -20,6 +21,8 @@ RELATIVE_YEARS = {"再往前一年": -1, "前一年": -1, "上一年": -1, "去�
                   "次年": 1, "第二年": 1}
 RELATIVE_YEAR_RE = re.compile("|".join(sorted(RELATIVE_YEARS, key=len, reverse=True)))
 CN_DIGITS = {d: i for i, d in enumerate("一二三四五六七八九", 1)}
+# A comparison asked as a follow-up (跟全市比呢？ 和历城区相比呢？): the same question for the other place.
+COMPARE_RE = re.compile(r"^(?:那)?(?:跟|和|与|同)(.{2,8}?)(?:相比|比较|比)(?:的话)?呢?")
 ORDINAL_RE = re.compile(r"第[一二三四五六七八九十\d]+")  # 第二份呢？ after 第一份提案是什么？ asks for 第二份提案
 
 
@@ -30,14 +33,26 @@ def turn_question(turn: Answer | str) -> str:
     return str(turn)
 
 
-def is_follow_up(text: str, parts: Parts) -> bool:
+def is_follow_up(text: str, parts: Parts, analyzer: Analyzer) -> bool:
     """Whether a question leans on the conversation: it starts with 那/还有, ends with 呢, continues a list,
-    or says nothing of its own besides place, year and ask words (同比增长多少？). One that says what it is
-    about without such a marker starts a new topic (起步区为什么要开展GEP核算？)."""
+    or says nothing of its own besides place, year and ask words (同比增长多少？; 目标定了多少？: no word the corpus
+    uses). One that says what it is about without such a marker starts a new
+    topic (起步区为什么要开展GEP核算？)."""
     t = normalize(text).strip()
     if MORE_RE.match(t) or LEAD_RE.match(t) or re.search(r"呢[？?]?$", t):
         return True
-    return len(parts.content) < 2
+    return len(parts.content) < 2 or not any(analyzer.knows(w) for w in analyzer.tokenizer.words(parts.content))
+
+
+def whole_city(question: str, earlier: list[str], analyzer: Analyzer) -> str:
+    """The city a follow-up means by 全市 (全市呢？ 跟全市比呢？ after a district's question): the city the
+    conversation named last, else the corpus's only city; "" when it names a place of its own or none is known."""
+    if not WHOLE_CITY_RE.match(normalize(question).strip()):
+        return ""
+    cities = [p for p in analyzer.places if place_level(p) == 1]
+    named = [c for t in reversed(earlier) for c in cities if place_stem(c) in normalize(t)]
+    city = named[0] if named else cities[0] if len(cities) == 1 else ""
+    return place_stem(city)
 
 
 def continues_list(question: str, analyzer: Analyzer) -> bool:
@@ -95,13 +110,15 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
     earlier = [turn_question(t) for t in history if turn_question(t).strip()]
     if not earlier:
         return question
-    question = relative_year(question, earlier, analyzer)
+    question = compared(relative_year(question, earlier, analyzer))
+    if not analyzer(question).parts.place and (city := whole_city(question, earlier, analyzer)):
+        question = question.replace("全市", city, 1)  # 全市呢？ after a district: the city
     q = analyzer(question)
     parts = q.parts
     continued = continues_list(question, analyzer)
     if parts.place and parts.year and parts.indicator and not continued:
         return question
-    follow = continued or is_follow_up(question, parts)
+    follow = continued or is_follow_up(question, parts, analyzer)
     if not follow and (parts.place or parts.year):
         return question  # a new topic, with its own place or year
     previous = earlier[-1]
@@ -109,6 +126,8 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
         new, old = ORDINAL_RE.match(normalize(question).strip()), ORDINAL_RE.search(previous)
         return previous.replace(old.group(0), new.group(0), 1) if new and old else previous
     before = [analyzer(t).parts for t in reversed(earlier)]
+    if not before[0].place and "全市" in previous:
+        before[0] = replace(before[0], place="全市")  # 全市…是多少？ then 那起步区呢？: 起步区 for 全市
 
     def latest(attr: str) -> str:
         return next((getattr(p, attr) for p in before if getattr(p, attr)), "")
@@ -139,6 +158,15 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
     return standalone.rstrip("?？") + "？"
 
 
+def compared(question: str) -> str:
+    """跟全市比呢？ asks 全市呢？; 跟全市比呢，全市定的多少？ asks its second clause."""
+    m = COMPARE_RE.match(normalize(question).strip())
+    if not m:
+        return question
+    rest = normalize(question).strip()[m.end():].lstrip("，,；;？? ")
+    return rest if rest else f"{m.group(1)}呢？"
+
+
 def relative_year(question: str, earlier: list[str], analyzer: Analyzer) -> str:
     """A follow-up's year counted from the conversation's (那前一年的呢？ after a 2024 question: 2023年), when it
     names none of its own."""
@@ -160,7 +188,7 @@ def about_last(question: str, standalone: str, history: Iterable[Answer | str], 
         return ""
     q = analyzer(question)
     parts = q.parts
-    if parts.place or parts.year or continues_list(question, analyzer) or is_follow_up(question, parts):
+    if parts.place or parts.year or continues_list(question, analyzer) or is_follow_up(question, parts, analyzer):
         return ""
     last = analyzer(earlier[-1]).parts
     about = last.counted or last.indicator

@@ -40,6 +40,7 @@ QTYPES = {
 }
 # The unit a "how many" question counts in: 多少家 -> 家, 多少万辆 -> 辆, 多少钱 -> 元, 第几 -> 位/名.
 UNIT_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(个百分点|百分点|平方米|平方公里|公里|千瓦|方面|[个条家亩人天辆所座项台套件名位次吨户间处场批列倍元岁种])")
+MAGNITUDE_RE = re.compile(r"(?:多少|几)个(万|亿)")  # 多少个亿: 个 counts the 亿, it is not the unit
 UNIT_ALIASES = {"钱": "元", "资金": "元", "投资": "元", "第几": "位|名"}
 # The unit an indicator is counted in, implied by its head noun when the question names none: the measures of
 # statistical reporting (人口 in 人, 总额 and 收入 in 元), not of one document.
@@ -47,7 +48,9 @@ IMPLIED_UNITS = (("人口|人数", "人"), ("额|收入|总值|产值|投资|支
 ASK_VERBS = r"总量|规模|总共|一共|大约|大概|约|是|有|达到|为|达"
 # Question words: a corpus need not use them (哪位, 哪里) for a question to be about it.
 INTERROGATIVES = {"哪位", "哪里", "哪儿", "哪个", "哪些", "哪家", "哪年", "哪天", "什么", "怎么", "怎样", "怎么样", "如何",
-                  "为何", "为啥", "多少", "多大", "多久", "多长", "多高", "谁", "是否", "是不是"}
+                  "为何", "为啥", "啥", "咋", "多少", "多大", "多久", "多长", "多高", "谁", "是否", "是不是"}
+# A count asked (几条, 多少个): jieba keeps it one word, but it is the question's, not the corpus's.
+COUNT_WORD_RE = re.compile(r"(?:几|多少)[个条家项所座件名位次种类批张辆户间处场列天年块]?")
 SHORT_TOKEN = 0.3  # weight factor of one-character words (多, 大, 新): weak evidence
 # A figure the question states (GDP 1327.8亿元的那个区, 增长5.5%左右的那份报告): not glued to letters (5G, PM2.5).
 FIGURE_RE = re.compile(r"(?<![A-Za-z0-9.])\d+(?:\.\d+)?(?![A-Za-z0-9.])")
@@ -55,7 +58,10 @@ FIGURE_RE = re.compile(r"(?<![A-Za-z0-9.])\d+(?:\.\d+)?(?![A-Za-z0-9.])")
 
 def expected_unit(question: str) -> str:
     """The unit the answer should carry, as a regex alternative ("" when the question names none)."""
-    m = UNIT_RE.search(question)
+    m = MAGNITUDE_RE.search(question) or UNIT_RE.search(question)
+    if m:
+        return m.group(1)
+    m = re.search(r"(?:多少|几)(万|亿)", question)  # 多少亿: an amount in 亿, whatever it counts
     if m:
         return m.group(1)
     for word, unit in UNIT_ALIASES.items():
@@ -71,7 +77,7 @@ def expected_unit(question: str) -> str:
 
 def has_amount(unit: str, text: str) -> bool:
     """A figure in the unit asked for: 40万辆 for 辆, 十二个方面 for 方面."""
-    if re.search(r"\d[\d.,]*\s*(?:万|亿|千|百)?个?(?:" + unit + ")", text):
+    if re.search(r"\d[\d.,]*\s*(?:余|多)?(?:万|亿|千|百)?(?:余|多)?个?(?:" + unit + ")", text):  # 1100余万元, 500余家
         return True
     if "名" in unit.split("|") and re.search(r"第\s*[\d一二三四五六七八九十]+|首位|榜首", text):
         return True  # a rank: 排名全市第3, 居全省首位
@@ -226,7 +232,7 @@ class Analyzer:
         years = YEAR_RE.findall(q)
         q = Question(
             text=text, search=search, years=years,
-            place=main_place(q, self.places),
+            place=main_place(q, self.places) or self.whole_city(q),
             places=places, local_places=local, loose_places=loose,
             unknown_places=[p for p in places if not self._place_known(p)],
             unknown_years=[y for y in years if not self.knows(y)],
@@ -248,7 +254,7 @@ class Analyzer:
                 if not self.knows(t):
                     # A word the corpus never uses (块头, 打算, 何在) is the asker's phrasing, not evidence.
                     evidence.setdefault(t, 0.0)
-                    if (CJK_RE.search(t) or t.isalpha()) and t not in INTERROGATIVES:
+                    if (CJK_RE.search(t) or t.isalpha()) and t not in INTERROGATIVES and not COUNT_WORD_RE.fullmatch(t):
                         unseen.append(t)
                     continue
                 w = self.idf(t)
@@ -260,6 +266,12 @@ class Analyzer:
                 w = max(w, 2.5)  # years and figures pin the answer to one row
             evidence[t] = max(evidence.get(t, 0.0), w)
         return weights, evidence, unseen
+
+    def whole_city(self, question: str) -> str:
+        """The city a question means by 全市 when it names no place: the corpus's city, if it has only one. Only 全市
+        as the subject (全市2024年…); 在全市排第几, 全市最大的 name a scope."""
+        cities = [p for p in self.places if place_level(p) == 1]
+        return cities[0] if WHOLE_CITY_RE.match(question) and len(cities) == 1 else ""
 
     def _place_known(self, place: str) -> bool:
         stem = place_stem(place)
@@ -292,6 +304,8 @@ class Analyzer:
         return out, local, loose
 
 
+# 全市 as a question's subject, the whole city: at its start, after 那/还有 (那全市呢？ 全市2024年…).
+WHOLE_CITY_RE = re.compile(r"^(?:那么|那|还有|换成|如果是)?\s*全市")
 # A follow-up leans on what came before: 那市中区呢？ 还有呢？ 2025年的呢？ 同比增长多少？
 LEAD_RE = re.compile(r"^((那么|那|还有|另外|再|and)\s*(换成|换到|改成|如果是|要是)?|换成|换到|改成|如果是|要是)\s*")
 # How people turn to a new question in a chat (对了，历城区…); it is no part of what they ask.
@@ -303,7 +317,7 @@ TAIL_RE = re.compile(r"(的)?(情况|数据|目标|呢|吗)*[呢？?。!！\s]*$
 # Where the ask of a question starts: the figure's kind (增长, 目标 …) or the question word.
 ASK_RE = re.compile(r"(同比|比上年|(?<!占)比(?![重例率])|增长|增速|增幅|目标|计划|预期|预计|力争|实际|完成|达到|"
                     r"是多少|有多少|多少|排第|排名|几|是什么|有哪些|"
-                    r"哪些|哪一?[类个项种家份条]|为什么|为何|是否|怎么|如何)")
+                    r"哪些|哪一?[类个项种家份条]|为什么|为何|为啥|是啥|啥|咋|是否|怎么|如何)")
 FILLER = "的"
 SCOPE_RE = re.compile(r"全市|全区|全县|全省|全国|整体|总体|全体")  # 济南全市呢: the place's whole, not an indicator
 # What a how-many question counts is its indicator: 多少所中小学 -> 中小学, so "幼儿园呢？" asks 多少所幼儿园.

@@ -122,3 +122,34 @@ def test_a_position_asked_after_a_list_is_an_item_of_it(analyzer):
     assert item_asked("第12个呢？", ["济南有哪些重点项目？"], analyzer) == 12
     assert item_asked("第二份呢？", ["钟倩带来的第一份提案是什么？"], analyzer) == 0  # it asked for one item itself
     assert item_asked("还有呢？", ["济南外贸新三样指的是哪三样？"], analyzer) == 0
+
+
+@pytest.fixture(scope="module")
+def corpus_analyzer():
+    """An analyzer that knows which words a (tiny) corpus uses: verbs like 定了 or 产了 are the asker's own."""
+    known = {"起步区", "固定资产", "投资", "增长", "目标", "粮食", "总产量", "历城区", "2023", "2024", "多少", "实际",
+             "全市", "总量", "一般公共预算收入", "占", "比", "财政", "民生", "支出", "是", "的", "年"}
+    return Analyzer(ChineseTokenizer(), lambda w: 1.0 if w in known else 9.0,
+                    places=["历城区", "市中区", "起步区", "济南市"])
+
+
+@pytest.mark.parametrize("earlier, follow_up, standalone", [
+    # no word of its own that the corpus uses: a follow-up, though it has a year and no 那/呢
+    ("起步区2023年固定资产投资增长多少？", "2024年目标定了多少", "起步区2024年固定资产投资目标定了多少？"),
+    ("历城区2024年粮食总产量目标是多少？", "去年实际产了多少", "历城区2023年粮食总产量实际产了多少？"),
+    # 全市 as the subject is the city; as a scope (在全市排第几) it is not
+    ("历城区2023年一般公共预算收入是多少？", "那全市呢？", "济南2023年一般公共预算收入是多少？"),
+    ("起步区2024年固定资产投资目标增长多少？", "跟全市比呢？", "济南2024年固定资产投资目标增长多少？"),
+    ("全市2024年固定资产投资目标增长多少？", "那起步区呢？", "起步区2024年固定资产投资目标增长多少？"),
+    ("历城区2023年一般公共预算收入是多少？", "总量在全市排第几？", "历城区2023年总量在全市排第几？"),
+])
+def test_follow_ups_in_everyday_words(corpus_analyzer, earlier, follow_up, standalone):
+    assert resolve(follow_up, [earlier], corpus_analyzer) == standalone
+
+
+def test_a_colloquial_position_continues_the_list(analyzer):
+    from rag.conversation import continues_list
+
+    assert continues_list("第三个是啥", analyzer)
+    assert resolve("第三个是啥", ["历城区2024年房屋征收计划表里第二个项目是什么？"], analyzer) == \
+        "历城区2024年房屋征收计划表里第三个项目是什么？"

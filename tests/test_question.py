@@ -39,6 +39,19 @@ def test_qualifiers_and_words_the_corpus_never_uses(analyzer):
     # A question word the corpus does not use is not the asker's own wording of the topic.
     unseen = analyzer("哪位领导提出历城区2024年地区生产总值增长目标？").unseen
     assert "领导" in unseen and "哪位" not in unseen
+    assert "几条" not in analyzer("2025年计划开几条？").unseen  # it asks how many; jieba keeps it one word
+    assert analyzer("历城区生产总值是啥？").parts.indicator == "生产总值"  # 啥 asks, like 什么
+
+
+def test_a_figure_with_yu_counts_in_its_unit():
+    assert has_amount("元", "争取资金1100余万元") and has_amount("家", "吸引500余家企业参展")
+    assert not has_amount("家", "增长500%")
+
+
+def test_quan_shi_as_the_subject_is_the_corpus_city(analyzer):
+    assert analyzer("全市2024年地区生产总值增长目标是多少？").place == "济南市"
+    assert analyzer("历城区地区生产总值在全市排第几？").place == "历城区"
+    assert analyzer("完成征迁的那个全市最大的城中村是哪个？").place == ""  # a scope, not the subject
 
 
 @pytest.mark.parametrize("question, qtype", [
@@ -53,6 +66,7 @@ def test_question_types(question, qtype):
     ("开行多少列？", "列"), ("花了多少钱？", "元"), ("增速是多少", "%|百分点"), ("叫什么", ""),
     ("济南的人口是多少？", "人"), ("出口额是多少？", "元"), ("民生支出占总支出多少？", "%|百分点"),
     ("千人口托位数是多少？", ""),  # its head is 托位数, not 人口
+    ("固定资产投资完成了多少亿？", "亿"), ("总投资多少个亿？", "亿"),  # an amount in 亿, whatever it counts
 ])
 def test_expected_unit(question, unit):
     assert expected_unit(question) == unit
