@@ -38,6 +38,8 @@ QTYPES = {
     "why": re.compile(r"为什么|为何|为啥|目的|原因|旨在|意义|为了什么|用意|何在"),
     "yesno": re.compile(r"是否|是不是|有没有|能否|会不会|可否|吗[？?]?$"),
 }
+WHAT_RE = re.compile(r"什么|啥")
+HOW_MANY_RE = re.compile(r"多少|几|多大|多高|多长|多快|百分之")
 # The unit a "how many" question counts in: 多少家 -> 家, 多少万辆 -> 辆, 多少钱 -> 元, 第几 -> 位/名.
 UNIT_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(个百分点|百分点|平方米|平方公里|公里|千瓦|方面|[个条家亩人天辆所座项台套件名位次吨户间处场批列倍元岁种])")
 MAGNITUDE_RE = re.compile(r"(?:多少|几)个(万|亿)")  # 多少个亿: 个 counts the 亿, it is not the unit
@@ -118,6 +120,8 @@ def question_type(question: str) -> str:
     """number, list, why, yesno or entity: what kind of clause answers the question."""
     for name in ("why", "list", "yesno", "number"):
         if QTYPES[name].search(question):
+            if name == "number" and WHAT_RE.search(question) and not HOW_MANY_RE.search(question):
+                return "entity"  # 增幅要求达到啥水平？ asks what, not how much
             return name
     return "entity"
 
@@ -305,7 +309,7 @@ class Analyzer:
 
 
 # 全市 as a question's subject, the whole city: at its start, after 那/还有 (那全市呢？ 全市2024年…).
-WHOLE_CITY_RE = re.compile(r"^(?:那么|那|还有|换成|如果是)?\s*全市")
+WHOLE_CITY_RE = re.compile(r"^(?:那么|那|还有|换成|如果是)?\s*全市(?!排|第|居|位|名列|列)")  # 全市排第几: a scope
 # A follow-up leans on what came before: 那市中区呢？ 还有呢？ 2025年的呢？ 同比增长多少？
 LEAD_RE = re.compile(r"^((那么|那|还有|另外|再|and)\s*(换成|换到|改成|如果是|要是)?|换成|换到|改成|如果是|要是)\s*")
 # How people turn to a new question in a chat (对了，历城区…); it is no part of what they ask.
@@ -313,9 +317,9 @@ OPENER_RE = re.compile(r"^(对了|顺便问一下|顺便问下|顺便问问|另�
                        r"问一下|问下|你好|您好)[，,：:！!\s]*")
 # A word that stands for the last turn's indicator (它的目标是多少？ 这个在全省排第几？): it names nothing new.
 PRONOUN_RE = re.compile(r"^(这个|这项|这一项|该项|它)(的|在)*")
-TAIL_RE = re.compile(r"(的)?(情况|数据|目标|呢|吗)*[呢？?。!！\s]*$")
+TAIL_RE = re.compile(r"(的)?(情况|数据|目标|要求|呢|吗)*[呢？?。!！\s]*$")
 # Where the ask of a question starts: the figure's kind (增长, 目标 …) or the question word.
-ASK_RE = re.compile(r"(同比|比上年|(?<!占)比(?![重例率])|增长|增速|增幅|目标|计划|预期|预计|力争|实际|完成|达到|"
+ASK_RE = re.compile(r"(同比|比上年|(?<!占)比(?![重例率])|增长|增速|增幅|目标|要求|计划|预期|预计|力争|实际|完成|达到|"
                     r"是多少|有多少|多少|排第|排名|几|是什么|有哪些|"
                     r"哪些|哪一?[类个项种家份条]|为什么|为何|为啥|是啥|啥|咋|是否|怎么|如何)")
 FILLER = "的"

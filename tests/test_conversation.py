@@ -142,6 +142,9 @@ def corpus_analyzer():
     ("起步区2024年固定资产投资目标增长多少？", "跟全市比呢？", "济南2024年固定资产投资目标增长多少？"),
     ("全市2024年固定资产投资目标增长多少？", "那起步区呢？", "起步区2024年固定资产投资目标增长多少？"),
     ("历城区2023年一般公共预算收入是多少？", "总量在全市排第几？", "历城区2023年总量在全市排第几？"),
+    ("起步区2023年固定资产投资增长多少？", "全市排第几", "起步区2023年固定资产投资排第几？"),
+    # 要求, like 目标, is the kind of figure asked, not an indicator
+    ("进出口增幅要求达到啥水平？", "2025年的要求呢", "2025年进出口增幅要求达到啥水平？"),
 ])
 def test_follow_ups_in_everyday_words(corpus_analyzer, earlier, follow_up, standalone):
     assert resolve(follow_up, [earlier], corpus_analyzer) == standalone

@@ -57,6 +57,7 @@ def test_quan_shi_as_the_subject_is_the_corpus_city(analyzer):
 @pytest.mark.parametrize("question, qtype", [
     ("起步区为什么要建设大桥？", "why"), ("有哪些重点项目？", "list"), ("是否完成了目标？", "yesno"),
     ("新增就业多少人？", "number"), ("2024年是什么年？", "entity"), ("为啥要把经费压减20%？", "why"),
+    ("进出口增幅要求达到啥水平？", "entity"), ("进出口增幅是多少？", "number"),  # what, not how much
 ])
 def test_question_types(question, qtype):
     assert question_type(question) == qtype
