@@ -209,6 +209,7 @@ class ExtractiveAnswerer(Answerer):
                         continue
                 else:
                     follows, after_said = after_said, False
+                quoted = self.settings.quoted_bonus * (sent.strip() in q.quoted)
                 norm_sent = normalize(sent).lower()
                 if len(squash(norm_sent)) < 4:
                     continue
@@ -237,7 +238,7 @@ class ExtractiveAnswerer(Answerer):
                         said = re.split("[：:]", norm, maxsplit=1)[-1] if row else norm  # a cell: its value
                         score = (cov + CHAR_WEIGHT * chars + self._type_bonus(q, said, novelty)
                                  - RANK_PENALTY * rank - LENGTH_PENALTY * len(span)
-                                 + self.settings.next_sentence_bonus * follows)
+                                 + self.settings.next_sentence_bonus * follows + quoted)
                         if best is None or score > best.score:
                             best = _Candidate(rank, sent.strip(), span, score, cov, i, j, follows, before, after)
             if best is not None:

@@ -14,8 +14,8 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from .answerer import Answerer, ExtractiveAnswerer, citations_for
 from .config import CHUNKER_VERSION, Settings
 from .embeddings import BaseEmbeddings, Reconnecting, get_embeddings
-from .conversation import (about_last, check_rewrite, context_of, continues_list, item_asked, resolve, said_before,
-                           turn_question)
+from .conversation import (about_last, check_rewrite, context_of, continues_list, item_asked, quoted_for, resolve,
+                           said_before, turn_question)
 from .errors import BadQuestion, EmbeddingError, IndexMismatch, IndexMissing, LLMError, RagError
 from .milvus import is_milvus
 from .models import Answer, Citation
@@ -83,6 +83,7 @@ class Engine:
             read.said = said_before(history)
             read.ordinal = item_asked(q, history, analyzer(self.index))
         read.context = context_of(q, history, analyzer(self.index))
+        read.quoted = quoted_for(q, history, analyzer(self.index))
         other = about_last(q, standalone, history, analyzer(self.index)) if history else ""
         return {"question": q, "standalone": standalone, "read": read, "other": other,
                 "partial": self.index.manifest.get("partial")}
@@ -94,7 +95,7 @@ class Engine:
         if not turn.get("other"):
             return {**turn, "hits": hits}
         read = self.read(turn["other"])
-        read.context = turn["read"].context
+        read.context, read.quoted = turn["read"].context, turn["read"].quoted
         other = self.retriever.search(read, top_k)
         if self.judge.confidence(read, other) > self.judge.confidence(turn["read"], hits) - self.settings.last_topic_margin:
             return {**turn, "standalone": turn["other"], "read": read, "hits": other}

@@ -92,6 +92,15 @@ def said_before(history: Iterable[Answer | str]) -> dict[str, str]:
     return {c.quote: last[0].answer for c in last[0].citations if c.quote}
 
 
+def quoted_for(question: str, history: Iterable[Answer | str], analyzer: Analyzer) -> set[str]:
+    """The sentences of the last answer a follow-up asks more of (开了几条？ 最后惠及了多少户群众？): those that hold all
+    of its own words. A follow-up that names what the sentence does not (基础设施项目呢？) asks elsewhere."""
+    if not context_of(question, history, analyzer):
+        return set()
+    own = [t for t in analyzer(question).topic if len(t) > 1]
+    return {s for s in said_before(history) if all(t in normalize(s).lower() for t in own)}
+
+
 def context_of(question: str, history: Iterable[Answer | str], analyzer: Analyzer) -> set[str]:
     """The passage a follow-up asks about when it names no place or year of its own (占比多少？ 为什么增长这么快？):
     the chunks the last answer quoted. Empty for a question with a place or year of its own."""

@@ -197,6 +197,7 @@ class Question:
     said: dict[str, str] = field(default_factory=dict)  # sentence already quoted -> the answer given from it (还有呢？)
     ordinal: int = 0  # the item of the last answer's list a follow-up asks for (第三个是什么？: 3)
     context: set[str] = field(default_factory=set)  # chunk ids the conversation was on (同比增长多少？ asks there)
+    quoted: set[str] = field(default_factory=set)  # the sentences the last answer quoted, when it asks there
     keywords_only: bool = False  # searched without its vector (the embedding server was unreachable)
     parts: Parts | None = None  # cut into place, year, indicator and ask (历城区 · 2024年 · 地区生产总值 · 增长目标是多少)
 

@@ -184,3 +184,11 @@ def test_a_compound_is_said_by_all_of_its_parts(answerer, analyzer):
     assert not says("友好城市", "国际友好交流不断深化", topic)  # one part is not the compound
     friends = hit("深化国家儿童友好城市建设，建成普惠托育机构300家。国际友好（合作）城市增至92个。")
     assert "92" in answerer.answer(analyzer("某市的国际友好城市增加到多少个了？"), [friends]).answer
+
+
+def test_a_follow_up_in_the_last_answers_passage_asks_of_the_sentence_it_quoted(answerer, analyzer):
+    passage = hit("去年，某区开通优化公交线路67条，填补线网空白92公里。为解决背街小巷出行问题，某区还开通了11条小巷公交线路。")
+    q = analyzer("某区开了几条？")
+    assert "67条" in answerer.answer(q, [passage]).answer
+    q.quoted = {"为解决背街小巷出行问题，某区还开通了11条小巷公交线路。"}  # what the last answer quoted
+    assert "11条" in answerer.answer(q, [passage]).answer

@@ -128,7 +128,8 @@ def test_a_position_asked_after_a_list_is_an_item_of_it(analyzer):
 def corpus_analyzer():
     """An analyzer that knows which words a (tiny) corpus uses: verbs like 定了 or 产了 are the asker's own."""
     known = {"起步区", "固定资产", "投资", "增长", "目标", "粮食", "总产量", "历城区", "2023", "2024", "多少", "实际",
-             "全市", "总量", "一般公共预算收入", "占", "比", "财政", "民生", "支出", "是", "的", "年"}
+             "全市", "总量", "一般公共预算收入", "占", "比", "财政", "民生", "支出", "是", "的", "年", "惠及", "群众",
+             "基础设施", "项目"}
     return Analyzer(ChineseTokenizer(), lambda w: 1.0 if w in known else 9.0,
                     places=["历城区", "市中区", "起步区", "济南市"])
 
@@ -156,3 +157,15 @@ def test_a_colloquial_position_continues_the_list(analyzer):
     assert continues_list("第三个是啥", analyzer)
     assert resolve("第三个是啥", ["历城区2024年房屋征收计划表里第二个项目是什么？"], analyzer) == \
         "历城区2024年房屋征收计划表里第三个项目是什么？"
+
+
+def test_a_follow_up_asks_of_the_quoted_sentence_only_when_it_holds_its_words(corpus_analyzer):
+    from rag.conversation import quoted_for
+    from rag.models import Citation
+
+    said = "开工老旧小区改造项目69个，惠及群众11.8万户"
+    last = Answer("济南2024年开工老旧小区改造项目多少个？", "69个[1]", True,
+                  citations=[Citation(1, "a.txt", "A", "", "…", quote=said, chunk="a-3")])
+    assert quoted_for("最后惠及了多少户群众？", [last], corpus_analyzer) == {said}
+    assert quoted_for("基础设施项目呢？", [last], corpus_analyzer) == set()  # names what the sentence does not
+    assert quoted_for("历城区呢？", [last], corpus_analyzer) == set()  # a place of its own: not the same passage
