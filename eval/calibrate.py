@@ -31,8 +31,7 @@ from .split import cmrc_halves
 
 L2 = 0.01  # ridge on the weights (not the bias): keeps them small where dev says little
 # Agreements that may veto an answer.
-GATE_CANDIDATES = ("year", "place", "place_loose", "scope", "qualifier", "plan", "atype", "level", "joint", "ask",
-                   "group")
+GATE_CANDIDATES = ("year", "place", "place_loose", "scope", "qualifier", "plan", "atype", "level", "joint", "ask")
 GATE_MISS = 0.01  # a gate when at most this share of right candidates on dev fail it
 CEILING_CANDIDATES = ("unseen",)  # shares that veto an answer above the highest a right dev answer had
 FLOOR_CANDIDATES = ("coverage", "chars")  # shares that veto an answer below the lowest a right dev answer had

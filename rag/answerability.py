@@ -5,12 +5,12 @@ Two kinds of decline:
   words occur in the corpus ("知识库中没有关于北京的内容");
 - the calibrated one: a logistic score over signals that carry over to new questions (IDF-weighted coverage of
   the question's topic words, dense similarity, agreement of year, place, qualifier and plan/result, the
-  expected answer type, a joint total for one of its parts, a group's figure for one of its examples, a premise
-  repeated for the part asked, a rival candidate that covers more but fails an agreement, the share of the
-  question's words the corpus never uses). Its weights and threshold were fitted on dev only (the seeds' dev
-  split and the CMRC trial's dev half: `python -m eval.calibrate`, written to answerability.json). An agreement
-  that no more than 1% of right answers on dev lacked (place, loose place, scope, year, qualifier, plan/result,
-  answer type, joint total, group, premise) is a gate: failing it declines.
+  expected answer type, a joint total for one of its parts, a premise repeated for the part asked, a rival
+  candidate that covers more but fails an agreement, the share of the question's words the corpus never uses).
+  Its weights and threshold were fitted on dev only (the seeds' dev split and the CMRC trial's dev half:
+  `python -m eval.calibrate`, written to answerability.json). An agreement that no more than 1% of right answers
+  on dev lacked (place, loose place, scope, year, qualifier, plan/result, answer type, joint total, premise) is a
+  gate: failing it declines.
 """
 from __future__ import annotations
 
@@ -22,20 +22,20 @@ from functools import lru_cache
 from pathlib import Path
 
 from .question import (DATED_RE, LAST_YEAR_RE, PER_UNIT, PLAN_SECTION, QUALIFIER_COVERS, RESULT_SECTION, YEAR_RE,
-                       Question, has_amount, is_predicate, place_level, place_stem, premise_and_ask, without_figures)
+                       Question, has_amount, place_level, place_stem, premise_and_ask, without_figures)
 from .textutil import normalize, split_clauses
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
 WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
 FEATURES = ("coverage", "coverage_all", "bound", "chars", "dense", "year", "place", "place_loose", "scope",
-            "qualifier", "plan", "atype", "level", "joint", "ask", "group", "rival", "unseen", "words", "rank", "number", "list", "why",
+            "qualifier", "plan", "atype", "level", "joint", "ask", "rival", "unseen", "words", "rank", "number", "list", "why",
             "yesno")
 EMBEDDING_FEATURES = ("dense",)  # a cosine: its scale belongs to the embedding model
 # An agreement whose failure on a candidate ends the search: the best passage is a district's when the city is
 # asked about, and the passages after it match the question less (they are not the city's figure either).
 STOPS = ("scope",)
 # The agreements that make a well-matched candidate the wrong place's, year's or kind's figure.
-AGREEMENTS = ("year", "place", "place_loose", "scope", "qualifier", "plan", "level", "joint", "ask", "group")
+AGREEMENTS = ("year", "place", "place_loose", "scope", "qualifier", "plan", "level", "joint", "ask")
 UNIT_CELL_RE = re.compile(r"单位[：:]\s*([^；;\n]{1,6})")  # a table row's 计算单位：亿元
 UNIT_COLUMN_RE = re.compile(r"[（(]([^（）()]{1,4})[）)][：:]")  # a column named 2023年增长（%）：
 UNIT_ROW_RE = re.compile(r"^[^；;]*?[（(]([^（）()]{1,4})[）)][；;]")  # a row named 地区生产总值（亿元）；
@@ -167,30 +167,6 @@ def ask_agreement(q: Question, context: str) -> float:
     return float(not asked or any(t in context for t in asked))
 
 
-COUNTED_BEFORE_RE = re.compile(r"\d\s*[个项家所座条处类][^、，,。；;：:]*$")  # 216个产业类|项目: a counted noun
-# An item of a list that ends in 等 (太平水库、城市轨道交通等98个重点项目; 爱旭太阳能电池等重大引领性项目): an example.
-GROUP_AFTER_RE = re.compile(r"[^、，,。；;：:\d]{0,6}(?:、[^、，,。；;：:\d]{1,12})*等")
-
-
-GROUP_ASKED_RE = re.compile(r"等|、|这类|这些|各类")
-
-
-def group_agreement(q: Question, span: str) -> float:
-    """For a how-many question: 0 when the most specific word it asks about is, in the answer, one example of a
-    counted group (加快实施太平水库、城市轨道交通等98个重点项目，计划投资670.6亿元 gives no figure of 太平水库 alone).
-    1 otherwise, or when the question asks about the group itself (…、…这类, 等)."""
-    if q.qtype != "number" or GROUP_ASKED_RE.search(q.text):
-        return 1.0
-    topic = {t: w for t, w in q.topic.items() if len(t) > 1 and t in span and not is_predicate(t)}
-    if not topic:
-        return 1.0
-    word = max(topic, key=lambda t: (topic[t], len(t)))
-    at = [m for m in re.finditer(re.escape(word), span)]
-    if any(COUNTED_BEFORE_RE.search(span[:m.start()]) for m in at):
-        return 1.0  # 216个产业类项目: the word names what is counted (its item), not an example
-    return 0.0 if any(GROUP_AFTER_RE.match(span[m.end():]) for m in at) else 1.0
-
-
 def bound_coverage(q: Question, span: str, sentence: str) -> float:
     """For a how-many question: the (IDF-weighted) share of the question's topic words in the clause that holds
     the figure and the one before it, which name what the figure counts (新开工项目109个，完成一般公共预算收入10亿元
@@ -292,8 +268,6 @@ def reason_for(q: Question, f: dict[str, float], ceilings: dict[str, float] | No
         return f"文件中没有找到{what}的相关数据。"
     if f.get("ask", 1.0) == 0.0:
         return "文件中只有问题里给出的总数，没有找到其中所问这一项的数据。"
-    if f.get("group", 1.0) == 0.0:
-        return "文件中只有包括它在内的一组项目的合计，没有单独给出它的数据。"
     if f.get("joint", 1.0) == 0.0:
         return "文件中没有单独给出这一项的数据（只有合计）。"
     if f.get("qualifier", 1.0) == 0.0 and q.qualifiers:

@@ -8,9 +8,9 @@ from functools import reduce
 from typing import Callable, Iterator
 
 from .answerability import (NOT_FOUND, STOPS, Answerability, Verdict, answer_type, ask_agreement, bound_coverage,
-                            group_agreement, joint_agreement, level_agreement, load_weights, loose_place_agreement,
-                            model_for, place_agreement, plan_agreement, qualifier_agreement, question_reason, rivals,
-                            scope_agreement, year_agreement)
+                            joint_agreement, level_agreement, load_weights, loose_place_agreement, model_for,
+                            place_agreement, plan_agreement, qualifier_agreement, question_reason, rivals, scope_agreement,
+                            year_agreement)
 from .config import Settings
 from .models import Answer, Chunk, Citation, ScoredChunk
 from .question import YEAR_RE, Analyzer, Question, counts, has_amount, main_place, without_figures
@@ -332,7 +332,6 @@ class ExtractiveAnswerer(Answerer):
             "level": level_agreement(q, shown, sentence),
             "joint": joint_agreement(q, context, self.analyzer.tokenizer.words(context), self.analyzer.knows),
             "ask": ask_agreement(q, context),
-            "group": group_agreement(q, shown),
             "unseen": len(q.unseen) / words if words else 1.0,
             # How much the question says: a long question's sentence covers a smaller share of it.
             "words": math.log1p(len(topic)),

@@ -171,14 +171,6 @@ def _place_tags() -> dict:
     return posseg.dt.word_tag_tab
 
 
-def is_predicate(word: str) -> bool:
-    """Whether jieba's dictionary tags the word (or, for a word it does not know, its first two characters) as a
-    verb or adverb (推进, 加快推进): it says what is done, not what is counted."""
-    tags = _place_tags()
-    tag = tags.get(word) or tags.get(word[:2], "")
-    return tag[:1] in ("v", "d")
-
-
 @dataclass
 class Question:
     """What a question says and asks, read once."""
