@@ -124,7 +124,7 @@ def answer_type(q: Question, span: str, sentence: str = "") -> float:
     row's name 地区生产总值（亿元）) or its column's (2023年增长（%）). A which-ones question that states how many
     there are (20件民生实事是哪些) wants them named together (、 和 及 等 …): 20件民生实事全部兑现 names none."""
     if q.qtype == "list" and STATED_COUNT_RE.search(q.text):
-        return float(bool(ENUMERATION_RE.search(span)))
+        return float(names_items(span, q.figures))
     if q.qtype != "number":
         return 1.0
     span = without_figures(YEAR_RE.sub("", span), q.figures)  # nor a year, nor a figure the question states
@@ -132,6 +132,17 @@ def answer_type(q: Question, span: str, sentence: str = "") -> float:
         units = UNIT_CELL_RE.findall(sentence) + UNIT_COLUMN_RE.findall(span) + UNIT_ROW_RE.findall(sentence)
         return float(has_amount(q.unit, span) or any(has_amount(q.unit, span.rstrip("；;，, \n") + u) for u in units))
     return float(any(ch in NUMBER_CHARS for ch in span))
+
+
+def names_items(span: str, figures: list[str]) -> bool:
+    """Whether a span names the items of a count the question states (20件民生实事是哪些？): where it gives that
+    count, items named together before it in its clause (新建幼儿园3所、改造老旧小区12个等20件民生实事); elsewhere, any
+    items named together. 投资过百亿元项目12个、过十亿元项目183个 only counts them."""
+    for clause in re.split(r"[，,。；;]", span):
+        at = [m.start() for f in figures for m in re.finditer(rf"(?<![\d.]){re.escape(f)}(?![\d.])", clause)]
+        if at:
+            return bool(ENUMERATION_RE.search(clause[:min(at)]))
+    return bool(ENUMERATION_RE.search(span))
 
 
 def joint_agreement(q: Question, text: str, words: list[str], knows) -> float:

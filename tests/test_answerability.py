@@ -85,6 +85,9 @@ def test_a_which_ones_question_that_states_how_many_wants_them_named():
     q = Question("市中区2023年兑现的20件民生实事具体是哪些？", "x", qtype="list", figures=["20"])
     assert answer_type(q, "20件民生实事全部兑现") == 0.0
     assert answer_type(q, "新建幼儿园3所、改造老旧小区12个等20件民生实事全部兑现") == 1.0
+    # counts listed together name no item: 这12个百亿项目分别是哪些？
+    twelve = Question("这12个百亿项目分别是哪些？", "x", qtype="list", figures=["12"])
+    assert answer_type(twelve, "全年实施投资过百亿元项目 12 个、过十亿元项目 183 个") == 0.0
     plain = Question("AGG01的实际功效有哪些？", "x", qtype="list", figures=["01"])  # no count stated
     assert answer_type(plain, "它能改善睡眠，缓解疲劳") == 1.0
 
