@@ -13,7 +13,7 @@ from .answerability import (NOT_FOUND, STOPS, Answerability, Verdict, answer_typ
                             year_agreement)
 from .config import Settings
 from .models import Answer, Chunk, Citation, ScoredChunk
-from .question import YEAR_RE, Analyzer, Question, counts, has_amount, main_place, position_marks, without_figures
+from .question import YEAR_RE, Analyzer, Question, counts, has_amount, main_place, without_figures
 from .textutil import is_cjk, normalize, split_clauses, split_sentences, squash
 
 CONTEXT_CREDIT = 0.5  # a question word in the answer's sentence (not the span itself) or its heading counts half
@@ -210,8 +210,6 @@ class ExtractiveAnswerer(Answerer):
                 else:
                     follows, after_said = after_said, False
                 quoted = self.settings.quoted_bonus * (sent.strip() in q.quoted)
-                if q.position and position_marks(q.position).search(sent):
-                    quoted += self.settings.position_bonus  # 第二个项目是什么？: the row or item marked second
                 norm_sent = normalize(sent).lower()
                 if len(squash(norm_sent)) < 4:
                     continue

@@ -19,10 +19,9 @@ from .conversation import (about_last, check_rewrite, context_of, continues_list
 from .errors import BadQuestion, EmbeddingError, IndexMismatch, IndexMissing, LLMError, RagError
 from .milvus import is_milvus
 from .models import Answer, Citation
-from .question import Question, position_asked
+from .question import Question
 from .retriever import HybridRetriever, analyzer, document_text
 from .store import FORMAT, Index, Progress, build_index, corpus_signature, live_version, load_index, read_manifest
-from .textutil import normalize
 
 
 def clean_question(question, max_chars: int = 2000) -> str:
@@ -85,7 +84,6 @@ class Engine:
             read.ordinal = item_asked(q, history, analyzer(self.index))
         read.context = context_of(q, history, analyzer(self.index))
         read.quoted = quoted_for(q, history, analyzer(self.index))
-        read.position = read.position or position_asked(normalize(q))  # 第一条是啥？ after 要抓几个方面？
         other = about_last(q, standalone, history, analyzer(self.index)) if history else ""
         return {"question": q, "standalone": standalone, "read": read, "other": other,
                 "partial": self.index.manifest.get("partial")}

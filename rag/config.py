@@ -78,10 +78,6 @@ class Settings:
     # holds all the follow-up's own words. Dev conversations: 0 -> 0.2 .. 1.0 all took follow-up accuracy
     # 0.835 -> 0.846, hit@1 0.890 -> 0.896; 0.5, the middle.
     quoted_bonus: float = 0.5
-    # A numbered item asked (第二个项目是什么？ 第三条呢？): a sentence marked as that item (二是, （二）, 2., 序号：2).
-    # Dev conversations: 0 -> 0.6 took follow-up accuracy 0.846 -> 0.857, first turns 0.844 -> 0.856 (0.3: 0.841;
-    # 1.0 and 2.0 as 0.6 but one more false decline among the single questions).
-    position_bonus: float = 0.6
     # A list continued (还有呢？): the sentence right after the one already given. Dev conversations: 0 -> 0.5
     # took follow-up accuracy 0.658 -> 0.671 (1.0 the same).
     next_sentence_bonus: float = 0.5

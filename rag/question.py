@@ -171,38 +171,6 @@ def _place_tags() -> dict:
     return posseg.dt.word_tag_tab
 
 
-CN_DIGITS = {d: i for i, d in enumerate("一二三四五六七八九", 1)}
-CN_NUMERALS = "零一二三四五六七八九十"
-# The position a question asks for (第二个项目是什么？ 第三条呢？): 第 and a numeral before what it counts.
-POSITION_RE = re.compile(r"第([一二三四五六七八九十\d]+)(?:个|条|项|部分|份|件|点|类|方面)")
-
-
-def numeral(digits: str) -> int:
-    """二十三 -> 23, 12 -> 12 (0 when it is no numeral)."""
-    if digits.isdigit():
-        return int(digits)
-    tens, _, ones = digits.rpartition("十")
-    if "十" not in digits:
-        return CN_DIGITS.get(digits, 0)
-    return CN_DIGITS.get(tens, 1) * 10 + CN_DIGITS.get(ones, 0)
-
-
-def position_asked(question: str) -> int:
-    """The position a question asks for: 2 for 第二个项目是什么？; 0 when it names none."""
-    m = POSITION_RE.search(question)
-    return numeral(m.group(1)) if m else 0
-
-
-@lru_cache(maxsize=64)
-def position_marks(n: int) -> re.Pattern:
-    """How a document marks its n-th item at the start of a sentence: 二是, 二、, （二）, 2., 2、, a table row's
-    序号：2."""
-    tens = CN_NUMERALS[n // 10] if n >= 20 else ""
-    cn = CN_NUMERALS[n] if n <= 10 else f"{tens}十{CN_NUMERALS[n % 10] if n % 10 else ''}"
-    num = rf"(?:{n}|{cn})"
-    return re.compile(rf"^\s*(?:{num}\s*(?:是|、|[.．](?!\d))|[（(]\s*{num}\s*[）)]|[^；;：:]{{0,6}}序号[：:]\s*{n}(?!\d))")
-
-
 @dataclass
 class Question:
     """What a question says and asks, read once."""
@@ -228,7 +196,6 @@ class Question:
     vector: object = field(default=None, repr=False)  # the query embedding, once retrieval has computed it
     said: dict[str, str] = field(default_factory=dict)  # sentence already quoted -> the answer given from it (还有呢？)
     ordinal: int = 0  # the item of the last answer's list a follow-up asks for (第三个是什么？: 3)
-    position: int = 0  # the numbered item it asks for (第二个项目是什么？: 2), marked 二是 / （二） / 序号：2
     context: set[str] = field(default_factory=set)  # chunk ids the conversation was on (同比增长多少？ asks there)
     quoted: set[str] = field(default_factory=set)  # the sentences the last answer quoted, when it asks there
     keywords_only: bool = False  # searched without its vector (the embedding server was unreachable)
@@ -278,7 +245,7 @@ class Analyzer:
             qualifiers=SUB_POPULATION_RE.findall(q) + [w for w in PER_UNIT if w in q],  # the reason names the first
             wants_target=any(w in q for w in TARGET_WORDS) or bool(INTENT & set(self.tokenizer.words(q))),
             wants_result=any(w in q for w in RESULT_WORDS) or bool(PERFECTIVE_RE.search(q)),
-            weights=weights, evidence=evidence, unseen=unseen, figures=stated_figures(q), position=position_asked(q),
+            weights=weights, evidence=evidence, unseen=unseen, figures=stated_figures(q),
         )
         q.parts = cut(text, q)
         return q

@@ -192,12 +192,3 @@ def test_a_follow_up_in_the_last_answers_passage_asks_of_the_sentence_it_quoted(
     assert "67条" in answerer.answer(q, [passage]).answer
     q.quoted = {"为解决背街小巷出行问题，某区还开通了11条小巷公交线路。"}  # what the last answer quoted
     assert "11条" in answerer.answer(q, [passage]).answer
-
-
-def test_a_numbered_item_asked_is_the_one_marked_so(answerer, analyzer):
-    rows = [hit("项目序号：1；项目名称：洪楼广场片区城市更新项目；规划用地性质：居住", section="房屋征收计划表"),
-            hit("项目序号：2；项目名称：全福河西侧地块改造项目；规划用地性质：居住", section="房屋征收计划表",
-                source="b.txt")]
-    ask = lambda q: answerer.answer(analyzer(q), rows).citations[0].source  # noqa: E731 (the row answered from)
-    assert ask("某区房屋征收计划表里第二个项目是什么？") == "b.txt"
-    assert ask("某区房屋征收计划表里第一个项目是什么？") == "a.txt"

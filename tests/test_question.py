@@ -2,8 +2,7 @@
 import pytest
 
 from rag.bm25 import ChineseTokenizer
-from rag.question import (Analyzer, counts, expected_unit, has_amount, position_asked, position_marks, question_type,
-                          without_figures)
+from rag.question import Analyzer, counts, expected_unit, has_amount, question_type, without_figures
 
 CORPUS = {"历城区", "地区", "生产", "总值", "生产总值", "2024", "2023", "增长", "目标", "人均", "收入", "济南"}
 
@@ -156,12 +155,3 @@ def test_how_the_asker_turns_to_a_question_is_not_part_of_it(analyzer):
 def test_a_pronoun_stands_for_the_last_indicator_but_其中_is_no_pronoun(analyzer):
     assert analyzer("它的目标是多少？").parts.indicator == "" and analyzer("这个在全省排第几？").parts.content == ""
     assert analyzer("其中小麦产量是多少？").parts.indicator == "其中小麦产量"
-
-
-def test_a_numbered_item_and_how_documents_mark_it():
-    assert position_asked("第二个项目是什么？") == 2 and position_asked("第十二条呢") == 12
-    assert position_asked("排名第三的是哪个区？") == 0  # a rank, not an item of a list
-    for text in ("项目序号：2；项目名称：X", "二是健全产业链条", "（二）深化改革", "2.全力推动工业发展"):
-        assert position_marks(2).search(text), text
-    for text in ("2.5%的增长", "项目序号：12；", "一是明确方向"):
-        assert not position_marks(2).search(text), text
