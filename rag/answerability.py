@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .question import (DATED_RE, LAST_YEAR_RE, PER_UNIT, PLAN_SECTION, QUALIFIER_COVERS, RESULT_SECTION, YEAR_RE,
-                       Question, has_amount, place_level, place_stem, premise_and_ask, without_figures)
+                       Question, has_amount, place_level, place_stem, without_figures)
 from .textutil import normalize, split_clauses
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
@@ -152,7 +152,7 @@ def joint_agreement(q: Question, text: str, words: list[str], knows) -> float:
     not the figure of one. `knows`: whether the corpus uses a word."""
     if q.qtype != "number" or "分别" in text or "".join(words) != text:
         return 1.0
-    ask = premise_and_ask(normalize(q.text).lower(), q.figures)[1]  # 进出口 in a premise does not ask it
+    ask = q.premise[1]  # 进出口 in a premise does not ask it
     starts, at = set(), 0
     for w in words:
         starts.add(at)
@@ -171,7 +171,7 @@ def joint_agreement(q: Question, text: str, words: list[str], knows) -> float:
 def ask_agreement(q: Question, context: str) -> float:
     """For a question that states a figure (…粮食总产量306万吨左右，其中小麦产量是多少？): 0 when the passage has none
     of the words only its asking clause says (小麦): it repeats the premise."""
-    premise, ask = premise_and_ask(normalize(q.text).lower(), q.figures)
+    premise, ask = q.premise
     if not premise:
         return 1.0
     asked = [t for t in q.topic if t in ask and t not in premise and not any(ch.isdigit() for ch in t)]
@@ -266,7 +266,7 @@ class Answerability:
 
 def reason_for(q: Question, f: dict[str, float], ceilings: dict[str, float] | None = None) -> str:
     """Why the best candidate does not answer, in the user's terms."""
-    what = "".join(q.places[:1]) + "".join(y + "年" for y in q.years[:1])
+    what = "".join(q.places[:1]) + "".join(y + "年" for y in q.asked_years[:1])
     if f.get("place", 1.0) == 0.0:
         missing = [p for p in q.places if p not in q.loose_places]
     else:  # a place the best passage does not name (its document may, in passing)
@@ -275,7 +275,7 @@ def reason_for(q: Question, f: dict[str, float], ceilings: dict[str, float] | No
         return f"文件中没有找到{missing[0]}的相关数据。"
     if f.get("scope", 1.0) == 0.0:
         return f"文件中没有找到{q.place}全市的相关数据（只有下辖区县的）。"
-    if f.get("year", 1.0) == 0.0 and q.years:
+    if f.get("year", 1.0) == 0.0 and q.asked_years:
         return f"文件中没有找到{what}的相关数据。"
     if f.get("ask", 1.0) == 0.0:
         return "文件中只有问题里给出的总数，没有找到其中所问这一项的数据。"
@@ -298,7 +298,7 @@ def plan_agreement(q: Question, section: str, sentence: str) -> float:
     """0 when a plan for a year is asked and the passage reports another year's results, or a result is asked and
     the passage is a list of targets (…主要预期目标: 固定资产投资增长5%左右 is no growth achieved)."""
     if q.wants_target and not q.wants_result and q.years and any(w in section for w in RESULT_SECTION):
-        if not set(q.years) & set(YEAR_RE.findall(normalize(section + sentence))):
+        if not set(q.asked_years) & set(YEAR_RE.findall(normalize(section + sentence))):
             return 0.0
     if q.wants_result and not q.wants_target and any(w in section for w in PLAN_SECTION):
         return 0.0 if not any(w in section for w in RESULT_SECTION) else 1.0

@@ -320,7 +320,8 @@ class ExtractiveAnswerer(Answerer):
             "bound": bound_coverage(q, shown, sentence),
             "chars": len(qchars & set(near)) / len(qchars) if qchars else 0.0,
             "dense": h.dense,
-            "year": min((year_agreement(y, c.title, c.section, cand.sentence, c.norm_text, wants) for y in q.years),
+            "year": min((year_agreement(y, c.title, c.section, cand.sentence, c.norm_text, wants)
+                         for y in q.asked_years),
                         default=1.0),
             "place": place_agreement(q, where, near),
             "place_loose": (loose_place_agreement(q, where, self.document(c.source), doc_place)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Callable, Iterable
 
 from .textutil import CJK_RE, expand_abbreviations, normalize
@@ -206,6 +206,17 @@ class Question:
         """The places it surely names: jieba tags some words the corpus uses otherwise as places (惠及, 城镇),
         so a tagged-only place counts when the corpus never uses it (北京)."""
         return [p for p in self.places if p not in self.loose_places or p in self.unknown_places]
+
+    @cached_property
+    def premise(self) -> tuple[str, str]:
+        """Its premise and the clause that asks (…80.7公里， | 那2023年填补了多少公里？); ("", all) when it states none."""
+        return premise_and_ask(normalize(self.text).lower(), self.figures)
+
+    @property
+    def asked_years(self) -> list[str]:
+        """The years it asks about: a year its premise states is the premise's (2024年…80.7公里，那2023年呢？: 2023)."""
+        premise, ask = self.premise
+        return (YEAR_RE.findall(ask) or self.years) if premise else self.years
 
     @property
     def topic(self) -> dict[str, float]:

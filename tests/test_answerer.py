@@ -192,3 +192,9 @@ def test_a_follow_up_in_the_last_answers_passage_asks_of_the_sentence_it_quoted(
     assert "67条" in answerer.answer(q, [passage]).answer
     q.quoted = {"为解决背街小巷出行问题，某区还开通了11条小巷公交线路。"}  # what the last answer quoted
     assert "11条" in answerer.answer(q, [passage]).answer
+
+
+def test_a_year_the_premise_states_is_not_asked(answerer):
+    passage = hit("去年，某区填补公交线网空白92公里。", title="某区2024年工作报告")
+    a = answerer.answer("某区2024年填补线网空白80.7公里，2023年填补线网空白多少公里？", [passage])
+    assert a.found and "92公里" in a.answer

@@ -131,6 +131,10 @@ def test_figures_a_question_states_are_its_premise(analyzer):
     assert q.figures == ["1327.8"]  # not the year
     assert analyzer("济南2025年5G基站和PM2.5浓度目标是多少？").figures == []  # names, not figures
     assert without_figures("地区生产总值增长5.5%左右，收入增长15.5%", ["5.5"]) == "地区生产总值增长%左右，收入增长15.5%"
+    # a year the premise states is the premise's: the question asks about the other one
+    q = analyzer("2024年济南公交填补线网空白80.7公里，那2023年填补了多少公里？")
+    assert q.years == ["2024", "2023"] and q.asked_years == ["2023"]
+    assert analyzer("济南2024年地区生产总值增长目标是多少？").asked_years == ["2024"]  # no premise: every year
 
 
 def test_everyday_words_are_read_as_the_reports_terms(analyzer):
