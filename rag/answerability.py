@@ -40,6 +40,12 @@ UNIT_CELL_RE = re.compile(r"单位[：:]\s*([^；;\n]{1,6})")  # a table row's �
 UNIT_COLUMN_RE = re.compile(r"[（(]([^（）()]{1,4})[）)][：:]")  # a column named 2023年增长（%）：
 UNIT_ROW_RE = re.compile(r"^[^；;]*?[（(]([^（）()]{1,4})[）)][；;]")  # a row named 地区生产总值（亿元）；
 NUMBER_CHARS = "0123456789一二两三四五六七八九十百千万亿"
+# A figure: digits, or a Chinese numeral that counts something (十二个方面, 两岁), not one inside a word (百姓, 一般),
+# an ordinal (第二届) or a name (二期, 一场两馆).
+FIGURE_RE = re.compile(r"\d|(?<![第一二两三四五六七八九十百千万亿])[一二两三四五六七八九十百千万亿]+\s*(?:多|余|几)?"
+                       r"(?:[个项家条所座张名位次人元倍成年岁天月日周号类种级层米吨亩户部台套辆支只份篇本首头万亿]|公里|小时|分钟)")
+# A number that marks an item of a list, not a figure: 7.推动黄河大道二期, （三）, 二是
+ITEM_MARK_RE = re.compile(r"^\s*(?:\d{1,2}\s*[.．、](?!\d)|[（(][一二三四五六七八九十\d]{1,3}[)）]|[一二三四五六七八九十]{1,3}\s*[、是])")
 ENUMERATION_RE = re.compile(r"、|和|及|与|；|;|等|一是|/")  # items named together
 ROW_BREAK_RE = re.compile(r"[；;]")  # a table row's cells (normalized text has the half-width one)
 STATED_COUNT_RE = re.compile(r"\d+\s*[件个项家条类种所座批名位]")  # how many there are (20件民生实事)
@@ -131,7 +137,7 @@ def answer_type(q: Question, span: str, sentence: str = "") -> float:
     if q.unit:
         units = UNIT_CELL_RE.findall(sentence) + UNIT_COLUMN_RE.findall(span) + UNIT_ROW_RE.findall(sentence)
         return float(has_amount(q.unit, span) or any(has_amount(q.unit, span.rstrip("；;，, \n") + u) for u in units))
-    return float(any(ch in NUMBER_CHARS for ch in span))
+    return float(bool(FIGURE_RE.search(ITEM_MARK_RE.sub("", span))))
 
 
 def names_items(span: str, figures: list[str]) -> bool:

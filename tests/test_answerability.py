@@ -188,3 +188,13 @@ def test_a_level_asked_is_not_answered_by_a_change():
     assert level_agreement(q, "全市常住人口950万人", "全市常住人口950万人") == 1.0
     growth = Question("新增城镇就业多少人？", "x", qtype="number", unit="人")
     assert level_agreement(growth, "新增城镇就业15万人", "新增城镇就业15万人") == 1.0  # a change asked
+
+
+def test_a_how_much_question_without_a_unit_wants_a_figure_not_an_item_number_or_a_name():
+    from rag.answerability import answer_type
+    q = Question("黄河大道二期有多长？", "x", qtype="number")
+    assert answer_type(q, "7.推动黄河大道二期") == 0.0  # an item's number and a phase's name
+    assert answer_type(q, "加快黄河体育中心一场两馆建设，惠及百姓") == 0.0
+    assert answer_type(q, "黄河大道二期全长12公里") == 1.0
+    assert answer_type(q, "被拥立时年仅两岁") == 1.0 and answer_type(q, "主要分为三类") == 1.0
+    assert answer_type(q, "第二届文化节举办") == 0.0  # an ordinal counts nothing
