@@ -43,6 +43,7 @@ HOW_MANY_RE = re.compile(r"多少|几|多大|多高|多长|多快|百分之")
 # The unit a "how many" question counts in: 多少家 -> 家, 多少万辆 -> 辆, 多少钱 -> 元, 第几 -> 位/名.
 UNIT_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(个百分点|百分点|平方米|平方公里|公里|千瓦|方面|[个条家亩人天辆所座项台套件名位次吨户间处场批列倍元岁种张])")
 MAGNITUDE_RE = re.compile(r"(?:多少|几)个(万|亿)")  # 多少个亿: 个 counts the 亿, it is not the unit
+MEASURES = ((r"多长时间|多久", "年|个月|月|天|日|小时|分钟"), (r"多长|多远|多宽|多深|多高", "公里|千米|米|厘米"))
 UNIT_ALIASES = {"钱": "元", "资金": "元", "投资": "元", "第几": "位|名"}
 # The unit an indicator is counted in, implied by its head noun when the question names none: the measures of
 # statistical reporting (人口 in 人, 总额 and 收入 in 元), not of one document.
@@ -71,6 +72,9 @@ def expected_unit(question: str) -> str:
             return unit
     if re.search(r"比重|占比|比例|增速|增幅|增长|百分之|占[^，,。？?]{0,8}(?:多少|几)", question):  # 占总支出多少
         return "%|百分点"
+    for asked, unit in MEASURES:  # 有多长？ is answered in a length, 多久？ in a time
+        if re.search(asked, question):
+            return unit
     for head, unit in IMPLIED_UNITS:  # 人口是多少 counts people, 出口额是多少 an amount of money
         if re.search(rf"(?:{head})(?:{ASK_VERBS})?(?:多少|几)", question):
             return unit

@@ -68,6 +68,8 @@ def test_question_types(question, qtype):
     ("济南的人口是多少？", "人"), ("出口额是多少？", "元"), ("民生支出占总支出多少？", "%|百分点"),
     ("千人口托位数是多少？", ""),  # its head is 托位数, not 人口
     ("固定资产投资完成了多少亿？", "亿"), ("总投资多少个亿？", "亿"),  # an amount in 亿, whatever it counts
+    ("黄河大道二期有多长？", "公里|千米|米|厘米"), ("多久能建成？", "年|个月|月|天|日|小时|分钟"),  # a length, a time
+    ("税收占比有多高？", "%|百分点"),  # a share, however it is asked
 ])
 def test_expected_unit(question, unit):
     assert expected_unit(question) == unit
