@@ -113,10 +113,19 @@ def context_of(question: str, history: Iterable[Answer | str], analyzer: Analyze
     return {c.chunk for c in last[0].citations if c.quote and c.chunk}
 
 
+def since_topic(history: Iterable[Answer | str]) -> list[Answer | str]:
+    """The turns since the conversation's topic last changed: from the latest turn that stood on its own (an
+    answer searched as asked, 历城区确定了几个试点村？), so a later follow-up does not take the year of a turn
+    before it. Plain strings cannot tell: all of them."""
+    turns = list(history)
+    own = [k for k, t in enumerate(turns) if isinstance(t, Answer) and not t.standalone]
+    return turns[own[-1]:] if own else turns
+
+
 def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) -> str:
     """The standalone question to search: `question` with what it lacks (place, year, indicator, ask) taken
     from the latest earlier turn that has it. Unchanged when there is no history or it stands on its own."""
-    earlier = [turn_question(t) for t in history if turn_question(t).strip()]
+    earlier = [turn_question(t) for t in since_topic(history) if turn_question(t).strip()]
     if not earlier:
         return question
     question = compared(relative_year(question, earlier, analyzer))

@@ -169,3 +169,11 @@ def test_a_follow_up_asks_of_the_quoted_sentence_only_when_it_holds_its_words(co
     assert quoted_for("最后惠及了多少户群众？", [last], corpus_analyzer) == {said}
     assert quoted_for("基础设施项目呢？", [last], corpus_analyzer) == set()  # names what the sentence does not
     assert quoted_for("历城区呢？", [last], corpus_analyzer) == set()  # a place of its own: not the same passage
+
+
+def test_a_turn_that_stood_on_its_own_starts_the_topic(analyzer):
+    first = Answer("2025年济南农村三变改革覆盖目标是多少？", "80%左右[1]", True)
+    own = Answer("历城区确定了几个试点村？", "18个[1]", True)  # searched as asked: a new topic
+    assert resolve("具体有哪些村？", [first, own], analyzer) == "历城区具体有哪些村？"  # not 2025 from before it
+    # as plain strings the turns cannot tell: the older year still fills in
+    assert "2025年" in resolve("具体有哪些村？", [first.question, own.question], analyzer)
