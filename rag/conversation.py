@@ -36,8 +36,7 @@ def turn_question(turn: Answer | str) -> str:
 def is_follow_up(text: str, parts: Parts, analyzer: Analyzer) -> bool:
     """Whether a question leans on the conversation: it starts with 那/还有, ends with 呢, continues a list,
     or says nothing of its own besides place, year and ask words (同比增长多少？; 目标定了多少？: no word the corpus
-    uses). One that says what it is about without such a marker starts a new
-    topic (起步区为什么要开展GEP核算？)."""
+    uses). One that says what it is about without such a marker starts a new topic (起步区为什么要开展GEP核算？)."""
     t = normalize(text).strip()
     if MORE_RE.match(t) or LEAD_RE.match(t) or re.search(r"呢[？?]?$", t):
         return True
