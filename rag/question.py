@@ -29,8 +29,6 @@ PLAN_SECTION = ("目标", "计划安排")  # headings of its plan (主要预期�
 # passage on 城乡居民 covers both of its halves (城乡居民人均可支配收入分别增长5.5%和6.5%).
 PER_UNIT = ("人均", "平均", "户均", "亩均")
 SUB_POPULATION_RE = re.compile(r"(城镇|农村)(?=居民)")  # 城镇老旧小区 is no sub-population: only 居民's
-# A scope wider than a city's reports (全国2024年GDP增长了多少？): the passage must say it, not 全市.
-WIDER_SCOPE_RE = re.compile(r"全国|全省")
 QUALIFIER_COVERS = {"城镇": "城乡", "农村": "城乡"}
 # The year before: 去年 in a report of the year asked. 比上年增长 only compares (this year's figure against last).
 LAST_YEAR_RE = re.compile(r"(?<![比较])(去年|上年|过去一年)(?!同期)")
@@ -259,8 +257,7 @@ class Analyzer:
             unknown_places=[p for p in places if not self._place_known(p)],
             unknown_years=[y for y in years if not self.knows(y)],
             qtype=question_type(q), unit=expected_unit(q),
-            qualifiers=(SUB_POPULATION_RE.findall(q) + [w for w in PER_UNIT if w in q]  # the reason names the first
-                        + WIDER_SCOPE_RE.findall(q)[:1]),
+            qualifiers=SUB_POPULATION_RE.findall(q) + [w for w in PER_UNIT if w in q],  # the reason names the first
             wants_target=any(w in q for w in TARGET_WORDS) or bool(INTENT & set(self.tokenizer.words(q))),
             wants_result=any(w in q for w in RESULT_WORDS) or bool(PERFECTIVE_RE.search(q)),
             weights=weights, evidence=evidence, unseen=unseen, figures=stated_figures(q),
