@@ -19,7 +19,8 @@ from .conversation import (about_last, check_rewrite, context_of, continues_list
 from .errors import BadQuestion, EmbeddingError, IndexMismatch, IndexMissing, LLMError, RagError
 from .milvus import is_milvus
 from .models import Answer, Citation
-from .question import Question
+from .outline import Outline, asks_next, part_asked, without_part
+from .question import Question, full_years
 from .retriever import HybridRetriever, analyzer, document_text
 from .store import FORMAT, Index, Progress, build_index, corpus_signature, live_version, load_index, read_manifest
 
@@ -51,6 +52,14 @@ class Engine:
     settings: Settings
     judge: ExtractiveAnswerer  # weighs two readings of a follow-up (the extractive answerer, or the LLM's fallback)
     _chains: dict = field(default_factory=dict, repr=False)
+    _outline: Outline | None = field(default=None, repr=False)
+
+    @property
+    def outline(self) -> Outline:
+        """The documents' headings, gathered on first use."""
+        if self._outline is None:
+            self._outline = Outline(self.index.chunks)
+        return self._outline
 
     def chain(self, top_k: int, answerer: Answerer | None = None) -> Runnable:
         """question -> {question, hits} -> Answer, as an LCEL runnable (the engine's own built once per
@@ -65,7 +74,7 @@ class Engine:
         ans = answerer or self.answerer
         read = RunnableLambda(lambda x: self.turn(x["question"], x.get("history", ())))
         retrieve = RunnableLambda(lambda t: self.retrieve(t, top_k))
-        return read | retrieve | RunnableLambda(lambda t: finish(t, ans.answer(t["read"], t["hits"])))
+        return read | retrieve | RunnableLambda(lambda t: finish(t, self.part(t) or ans.answer(t["read"], t["hits"])))
 
     def read(self, question: str) -> Question:
         """The one reading of a (clean) question, shared by the retriever and the answerer."""
@@ -76,7 +85,7 @@ class Engine:
         searched) and read once."""
         q = clean_question(question, self.settings.max_question_chars)
         history = list(history)
-        standalone = self.resolve(q, history)
+        standalone = self.resolve(full_years(q), history)
         read = self.read(standalone)
         # A list continued (还有呢？), or the same question asked again: what the last answer did not say yet.
         if history and (continues_list(q, analyzer(self.index)) or standalone == turn_question(history[-1])):
@@ -85,8 +94,39 @@ class Engine:
         read.context = context_of(q, history, analyzer(self.index))
         read.quoted = quoted_for(q, history, analyzer(self.index))
         other = about_last(q, standalone, history, analyzer(self.index)) if history else ""
-        return {"question": q, "standalone": standalone, "read": read, "other": other,
+        return {"question": q, "standalone": standalone, "read": read, "other": other, "history": history,
                 "partial": self.index.manifest.get("partial")}
+
+    def part(self, turn: dict) -> Answer | None:
+        """A part of a report asked for (第二部分讲的什么？ 第一条是啥？ after 重点工作要抓几个方面？ 再往后呢？), answered
+        with its heading; None when the question asks for no part, or no heading above the passages found has it."""
+        q, history = turn["question"], turn.get("history") or []
+        n, after = part_asked(q), asks_next(q)
+        if not n and not after:
+            return None
+        last = history[-1] if history and isinstance(history[-1], Answer) and history[-1].citations else None
+        given = None
+        if last is not None and last.found:
+            top = last.citations[0]
+            given = self.outline.given(top.source, top.section, last.answer)
+        if given is not None:  # the last answer was a part: the next one, or another of the same heading
+            source = given.chunk.source
+            part = self.outline.part(source, given.parent, given.n + 1 if after else n)
+        elif n:
+            topic = self.read(without_part(turn["standalone"])).topic
+            found = self.outline.parent_for(topic, turn["hits"], n, self.settings.part_coverage)
+            source = found[0] if found else ""
+            part = self.outline.part(*found, n) if found else None
+        else:
+            return None
+        if part is None:
+            return None
+        c = part.chunk
+        cite = Citation(n=1, source=c.source, title=c.title, section=c.section, text=c.text, chunk=c.id,
+                        page=c.page_at(0))
+        if history:  # what was searched: the heading's part, named
+            turn["standalone"] = f"{part.parent.split(' > ')[-1] or c.title}：第{part.n}部分是什么？"
+        return Answer(turn["question"], f"{part.title}[1]", True, [cite])
 
     def retrieve(self, turn: dict, top_k: int) -> dict:
         """The turn with its hits. A follow-up read two ways (占比多少？ on its own, or about the last indicator)
@@ -238,7 +278,7 @@ def search(query: str, *, index: str | os.PathLike = "index", k: int = 5, settin
     s = settings or Settings.from_env()
     q = clean_question(query, s.max_question_chars)
     engine = get_engine(index, s)
-    return citations_for(engine.retriever.search(engine.read(q), k))
+    return citations_for(engine.retriever.search(engine.read(full_years(q)), k))
 
 
 def stream_ask(question: str, *, history: Iterable[Answer | str] = (), index: str | os.PathLike = "index",
@@ -249,5 +289,9 @@ def stream_ask(question: str, *, history: Iterable[Answer | str] = (), index: st
     clean_question(question, s.max_question_chars)
     engine = get_engine(index, s)
     turn = engine.retrieve(engine.turn(question, history), top_k)
+    if part := engine.part(turn):
+        yield part.answer
+        yield finish(turn, part)
+        return
     for piece in (answerer or engine.answerer).stream(turn["read"], turn["hits"]):
         yield finish(turn, piece) if isinstance(piece, Answer) else piece

@@ -11,6 +11,8 @@ from typing import Callable, Iterable
 from .textutil import CJK_RE, expand_abbreviations, normalize
 
 YEAR_RE = re.compile(r"(20\d{2}|19\d{2})\s*年?")
+# A year written with two digits (24年开了多少列？ 那22年呢？), not a span of years (连续21年, 近10年来, 第3年).
+SHORT_YEAR_RE = re.compile(r"(?<![\d.％%第续近去满了几多每])([0-3]\d)(?=\s*年(?![来间内代以前后多半左了]))")
 DATED_RE = re.compile(r"(20\d{2}|19\d{2})\s*年")  # a year as a heading names it (统筹抓好2000个重大项目 names none)
 # One place-suffix rule for the package: 历城区, 商河县, 济南市, 港沟街道 …
 PLACE_SUFFIX_RE = re.compile(r"(区|县|市|镇|街道)$")
@@ -228,6 +230,11 @@ class Question:
         return {t: w for t, w in self.evidence.items()
                 if w > 0 and not t.isdigit() and not (self.place and (t in self.place or self.place.startswith(t)))
                 and not any(t in p or p.startswith(t) for p in self.places)}
+
+
+def full_years(text: str) -> str:
+    """The question with its two-digit years written out (24年 -> 2024年), as the documents write them."""
+    return SHORT_YEAR_RE.sub(lambda m: "20" + m.group(1), text)
 
 
 class Analyzer:

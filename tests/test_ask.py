@@ -106,3 +106,30 @@ def test_rag_chat_keeps_the_turns_and_clears_them(districts_index, fake_settings
     assert cli(["chat", "--index", districts_index]) == 0
     out = capsys.readouterr().out
     assert "6%" in out and "7.5%" in out and "按「石川区2024年地区生产总值" in out and "对话已清空" in out
+
+
+def test_a_part_of_a_report_is_answered_with_its_heading(tmp_path, fake_settings):
+    corpus = tmp_path / "plan"
+    corpus.mkdir()
+    (corpus / "p.md").write_text("# 青禾县2024年工作报告\n\n## 三、2024年重点任务\n\n### （一）持续扩大内需\n\n加快建设轨道交通。\n\n"
+                                 "### （二）推进绿色低碳发展\n\n新建公园12处。\n\n### （三）守住安全底线\n\n加强安全生产监管。\n", "utf-8")
+    index = str(tmp_path / "plan-index")
+    build_index([str(corpus)], index=index, settings=fake_settings)
+    kw = dict(index=index, settings=fake_settings)
+    first = ask("青禾县2024年重点任务第一部分讲的什么？", **kw)
+    assert first.found and first.answer.startswith("（一）持续扩大内需") and "持续扩大内需" in first.citations[0].section
+    second = ask("第二部分呢？", history=[first], **kw)
+    assert second.answer.startswith("（二）推进绿色低碳发展") and "第2部分" in second.standalone
+    after = ask("再往后呢", history=[first, second], **kw)
+    assert after.answer.startswith("（三）守住安全底线")
+    streamed = list(stream_ask("最后一部分是啥", history=[first], **kw))
+    assert streamed[-1].answer.startswith("（三）守住安全底线") and isinstance(streamed[0], str)
+    assert ask("第五部分讲的什么？", history=[first], **kw).answer != "（五）"  # no such part: answered as usual
+
+
+def test_a_two_digit_year_is_the_year_it_stands_for(districts_index, fake_settings):
+    kw = dict(index=districts_index, settings=fake_settings)
+    a = ask("石川区24年地区生产总值增长多少", **kw)
+    assert a.found and "7.5%" in a.answer and a.standalone == "石川区2024年地区生产总值增长多少"
+    b = ask("青禾县24年呢？", history=[a], **kw)
+    assert "6%" in b.answer and "2024年" in b.standalone, b.standalone

@@ -2,7 +2,7 @@
 import pytest
 
 from rag.bm25 import ChineseTokenizer
-from rag.question import Analyzer, counts, expected_unit, has_amount, question_type, without_figures
+from rag.question import Analyzer, counts, expected_unit, full_years, has_amount, question_type, without_figures
 
 CORPUS = {"历城区", "地区", "生产", "总值", "生产总值", "2024", "2023", "增长", "目标", "人均", "收入", "济南"}
 
@@ -161,3 +161,10 @@ def test_how_the_asker_turns_to_a_question_is_not_part_of_it(analyzer):
 def test_a_pronoun_stands_for_the_last_indicator_but_其中_is_no_pronoun(analyzer):
     assert analyzer("它的目标是多少？").parts.indicator == "" and analyzer("这个在全省排第几？").parts.content == ""
     assert analyzer("其中小麦产量是多少？").parts.indicator == "其中小麦产量"
+
+
+def test_two_digit_years_are_written_out_but_spans_of_years_are_not():
+    assert full_years("那22年历城GDP是多少亿") == "那2022年历城GDP是多少亿"
+    assert full_years("24年开了多少列，24年底呢") == "2024年开了多少列，2024年底呢"
+    for span in ("泉水连续喷涌21年了吗", "近10年来", "第3年", "过去10年", "1.5年", "10年后", "2024年"):
+        assert full_years(span) == span
