@@ -83,9 +83,10 @@ class Engine:
     def turn(self, question, history: Iterable[Answer | str] = ()) -> dict:
         """A question of a conversation: cleaned, completed from the history (the standalone question that is
         searched) and read once."""
-        q = clean_question(question, self.settings.max_question_chars)
+        typed = clean_question(question, self.settings.max_question_chars)
+        q = full_years(typed)  # 24年 -> 2024年, for every reading below
         history = list(history)
-        standalone = self.resolve(full_years(q), history)
+        standalone = self.resolve(q, history)
         read = self.read(standalone)
         # A list continued (还有呢？), or the same question asked again: what the last answer did not say yet.
         if history and (continues_list(q, analyzer(self.index)) or standalone == turn_question(history[-1])):
@@ -94,7 +95,7 @@ class Engine:
         read.context = context_of(q, history, analyzer(self.index))
         read.quoted = quoted_for(q, history, analyzer(self.index))
         other = about_last(q, standalone, history, analyzer(self.index)) if history else ""
-        return {"question": q, "standalone": standalone, "read": read, "other": other, "history": history,
+        return {"question": typed, "standalone": standalone, "read": read, "other": other, "history": history,
                 "partial": self.index.manifest.get("partial")}
 
     def part(self, turn: dict) -> Answer | None:

@@ -20,6 +20,7 @@ OTHERS_RE = re.compile(r"^(其他|其余|别的)的?")
 RELATIVE_YEARS = {"再往前一年": -1, "前一年": -1, "上一年": -1, "去年": -1, "前年": -2, "后一年": 1, "下一年": 1,
                   "次年": 1, "第二年": 1}
 RELATIVE_YEAR_RE = re.compile("|".join(sorted(RELATIVE_YEARS, key=len, reverse=True)))
+THIS_YEAR = "今年"
 CN_DIGITS = {d: i for i, d in enumerate("一二三四五六七八九", 1)}
 # A comparison asked as a follow-up (跟全市比呢？ 和历城区相比呢？): the same question for the other place.
 COMPARE_RE = re.compile(r"^(?:那)?(?:跟|和|与|同)(.{2,8}?)(?:相比|比较|比)(?:的话)?呢?")
@@ -171,6 +172,8 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
     ask = parts.ask or latest("ask") or "是多少"
     if parts.indicator and not parts.ask and before[0].ask:
         ask = before[0].ask  # 服务业增加值呢: the new indicator, asked the way the last question asked
+    if q.wants_target and not analyzer(f"{indicator}{ask}").wants_target:
+        ask = "目标是多少"  # 一般公共预算收入今年目标呢？ after 实际涨了多少？: the target, not the result
     standalone = f"{place}{year}{indicator}{ask}"
     return standalone.rstrip("?？") + "？"
 
@@ -187,6 +190,8 @@ def compared(question: str) -> str:
 def relative_year(question: str, earlier: list[str], analyzer: Analyzer) -> str:
     """A follow-up's year counted from the conversation's (那前一年的呢？ after a 2024 question: 2023年), when it
     names none of its own."""
+    if THIS_YEAR in question:
+        return this_year(question, earlier, analyzer)
     m = RELATIVE_YEAR_RE.search(question)
     if not m or analyzer(question).years:
         return question
@@ -194,6 +199,20 @@ def relative_year(question: str, earlier: list[str], analyzer: Analyzer) -> str:
     if not year:
         return question
     return question[:m.start()] + f"{int(year) + RELATIVE_YEARS[m.group(0)]}年" + question[m.end():]
+
+
+def this_year(question: str, earlier: list[str], analyzer: Analyzer) -> str:
+    """今年 in a follow-up: the year of the report the conversation is in. A report gives the last year's results
+    and this year's targets, so 今年的目标呢？ after a result of 2023 asks the target of 2024, and after a target
+    the same year. Without a year so far it names none (今年外资目标呢？ after 历城实际利用外资多少？)."""
+    q = analyzer(question)
+    if q.years:
+        return question
+    year = next((y for t in reversed(earlier) for y in analyzer(t).years[:1]), "")
+    if not year:
+        return question.replace(THIS_YEAR, "", 1)
+    plan = q.wants_target and not analyzer(earlier[-1]).wants_target
+    return question.replace(THIS_YEAR, f"{int(year) + plan}年", 1)
 
 
 def about_last(question: str, standalone: str, history: Iterable[Answer | str], analyzer: Analyzer) -> str:
