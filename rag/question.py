@@ -23,6 +23,7 @@ RESULT_WORDS = ("完成", "实现了", "达到了", "实际", "取得", "成效"
 # An auxiliary of intention as a word of its own (要增长多少, 打算建多少): what is planned. jieba keeps 主要, 需要,
 # 重要 whole, so they do not count.
 INTENT = {"要", "打算", "争取", "将要"}
+SET_RE = re.compile(r"定[的了]?是?(多少|几)")  # 市中区定的多少？ asks what was set: a target (not 定为什么年)
 # A verb with 了 (开了多少列, 造了多少辆) asks what was done: a result, as RESULT_WORDS do (not 为了, 除了, 了解).
 PERFECTIVE_RE = re.compile(r"(?<![为除])(?<=[\u4e00-\u9fff])了(?!解)")
 RESULT_SECTION = ("执行情况", "回顾", "成效", "成绩", "情况")  # headings of a report's look back at a year
@@ -265,7 +266,8 @@ class Analyzer:
             unknown_years=[y for y in years if not self.knows(y)],
             qtype=question_type(q), unit=expected_unit(q),
             qualifiers=SUB_POPULATION_RE.findall(q) + [w for w in PER_UNIT if w in q],  # the reason names the first
-            wants_target=any(w in q for w in TARGET_WORDS) or bool(INTENT & set(self.tokenizer.words(q))),
+            wants_target=any(w in q for w in TARGET_WORDS) or bool(INTENT & set(self.tokenizer.words(q)))
+            or bool(SET_RE.search(q)),
             wants_result=any(w in q for w in RESULT_WORDS) or bool(PERFECTIVE_RE.search(q)),
             weights=weights, evidence=evidence, unseen=unseen, figures=stated_figures(q),
         )

@@ -148,7 +148,8 @@ def corpus_analyzer():
     ("起步区2023年固定资产投资实际增长多少？", "今年目标呢", "起步区2024年固定资产投资目标是多少？"),
     ("起步区2024年固定资产投资目标是多少？", "今年一般公共预算收入目标呢", "起步区2024年一般公共预算收入目标是多少？"),
     ("起步区固定资产投资实际增长多少？", "今年目标呢", "起步区固定资产投资目标是多少？"),
-    # a target asked after a result: not the result's ask again
+    # a target asked after a result: not the result's ask again; 定的多少 asks what was set, a target
+    ("历城区2023年一般公共预算收入实际增长多少？", "市中区定的多少", "市中区2023年一般公共预算收入目标是多少？"),
     ("历城区2023年一般公共预算收入实际增长多少？", "固定资产投资目标呢", "历城区2023年固定资产投资目标是多少？"),
     # 要求, like 目标, is the kind of figure asked, not an indicator
     ("进出口增幅要求达到啥水平？", "2025年的要求呢", "2025年进出口增幅要求达到啥水平？"),

@@ -168,3 +168,8 @@ def test_two_digit_years_are_written_out_but_spans_of_years_are_not():
     assert full_years("24年开了多少列，24年底呢") == "2024年开了多少列，2024年底呢"
     for span in ("泉水连续喷涌21年了吗", "近10年来", "第3年", "过去10年", "1.5年", "10年后", "2024年"):
         assert full_years(span) == span
+
+
+def test_what_was_set_is_a_target_but_what_a_year_was_named_is_not(analyzer):
+    assert analyzer("市中区定的多少？").wants_target and analyzer("增长目标定了几个百分点").wants_target
+    assert not analyzer("市中区把2024年定为什么年？").wants_target
