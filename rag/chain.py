@@ -84,7 +84,7 @@ class Engine:
         """A question of a conversation: cleaned, completed from the history (the standalone question that is
         searched) and read once."""
         typed = clean_question(question, self.settings.max_question_chars)
-        q = full_years(typed)  # 24年 -> 2024年, for every reading below
+        q = full_years(typed, analyzer(self.index).places)  # 24年 -> 2024年, for every reading below
         history = list(history)
         standalone = self.resolve(q, history)
         read = self.read(standalone)
@@ -279,7 +279,7 @@ def search(query: str, *, index: str | os.PathLike = "index", k: int = 5, settin
     s = settings or Settings.from_env()
     q = clean_question(query, s.max_question_chars)
     engine = get_engine(index, s)
-    return citations_for(engine.retriever.search(engine.read(full_years(q)), k))
+    return citations_for(engine.retriever.search(engine.read(full_years(q, analyzer(engine.index).places)), k))
 
 
 def stream_ask(question: str, *, history: Iterable[Answer | str] = (), index: str | os.PathLike = "index",

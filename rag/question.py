@@ -12,6 +12,7 @@ from .textutil import CJK_RE, expand_abbreviations, normalize
 
 YEAR_RE = re.compile(r"(20\d{2}|19\d{2})\s*年?")
 # A year written with two digits (24年开了多少列？ 那22年呢？), not a span of years (连续21年, 近10年来, 第3年).
+YEAR_LEADS = "那在是从到与及至或的、年比较"  # words after which a two-digit number with 年 is a year of ours
 SHORT_YEAR_RE = re.compile(r"(?<![\d.％%第续近去满了几多每])([0-3]\d)(?=\s*年(?![来间内代以前后多半左了]))")
 DATED_RE = re.compile(r"(20\d{2}|19\d{2})\s*年")  # a year as a heading names it (统筹抓好2000个重大项目 names none)
 # One place-suffix rule for the package: 历城区, 商河县, 济南市, 港沟街道 …
@@ -233,9 +234,20 @@ class Question:
                 and not any(t in p or p.startswith(t) for p in self.places)}
 
 
-def full_years(text: str) -> str:
-    """The question with its two-digit years written out (24年 -> 2024年), as the documents write them."""
-    return SHORT_YEAR_RE.sub(lambda m: "20" + m.group(1), text)
+def full_years(text: str, places: Iterable[str] = ()) -> str:
+    """The question with its two-digit years written out (24年 -> 2024年), as the documents write them: at its
+    start, after a place (历城区24年, 济南24年) or a word such as 那/在/到. After any other word the number is a
+    year of an era (民国29年, 明治29年) and stays."""
+    stems = tuple(place_stem(p) for p in places if place_stem(p))
+
+    def written_out(m: re.Match) -> str:
+        before = text[:m.start()].rstrip()
+        if (not before or not CJK_RE.match(before[-1]) or before[-1] in YEAR_LEADS or PLACE_SUFFIX_RE.search(before[-1])
+                or before.endswith(stems)):
+            return "20" + m.group(1)
+        return m.group(0)
+
+    return SHORT_YEAR_RE.sub(written_out, text)
 
 
 class Analyzer:
