@@ -111,12 +111,10 @@ class Engine:
             top = last.citations[0]
             given = self.outline.given(top.source, top.section, last.answer)
         if given is not None:  # the last answer was a part: the next one, or another of the same heading
-            source = given.chunk.source
-            part = self.outline.part(source, given.parent, given.n + 1 if after else n)
+            part = self.outline.part(given.chunk.source, given.parent, given.n + 1 if after else n)
         elif n:
             topic = self.read(without_part(turn["standalone"])).topic
             found = self.outline.parent_for(topic, turn["hits"], n, self.settings.part_coverage)
-            source = found[0] if found else ""
             part = self.outline.part(*found, n) if found else None
         else:
             return None

@@ -11,7 +11,7 @@ from typing import Iterable
 
 from .models import Answer
 from .question import LEAD_RE, TAIL_RE, WHOLE_CITY_RE, Analyzer, Parts, place_level, place_stem
-from .textutil import normalize
+from .textutil import normalize, ordinal_number
 
 # A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？
 MORE_RE = re.compile(r"^(还有|其他|其余|另外|再(说|来|举|讲|列)?一?[个份项条类种点家]|第[一二三四五六七八九十\d]+[个份项条类种点家]?)")
@@ -21,7 +21,6 @@ RELATIVE_YEARS = {"再往前一年": -1, "前一年": -1, "上一年": -1, "去�
                   "次年": 1, "第二年": 1}
 RELATIVE_YEAR_RE = re.compile("|".join(sorted(RELATIVE_YEARS, key=len, reverse=True)))
 THIS_YEAR = "今年"
-CN_DIGITS = {d: i for i, d in enumerate("一二三四五六七八九", 1)}
 # A comparison asked as a follow-up (跟全市比呢？ 和历城区相比呢？): the same question for the other place.
 COMPARE_RE = re.compile(r"^(?:那)?(?:跟|和|与|同)(.{2,8}?)(?:相比|比较|比)(?:的话)?呢?")
 ORDINAL_RE = re.compile(r"第[一二三四五六七八九十\d]+")  # 第二份呢？ after 第一份提案是什么？ asks for 第二份提案
@@ -74,13 +73,7 @@ def item_asked(question: str, history: Iterable[Answer | str], analyzer: Analyze
     m = ORDINAL_RE.match(normalize(question).strip())
     if not m or not last or ORDINAL_RE.search(last[0]) or analyzer(last[0]).qtype != "list":
         return 0
-    digits = m.group(0)[1:]
-    if digits.isdigit():
-        return int(digits)
-    tens, _, ones = digits.rpartition("十")
-    if "十" not in digits:
-        return CN_DIGITS.get(digits, 0)
-    return CN_DIGITS.get(tens, 1) * 10 + CN_DIGITS.get(ones, 0)
+    return ordinal_number(m.group(0)[1:])
 
 
 def said_before(history: Iterable[Answer | str]) -> dict[str, str]:

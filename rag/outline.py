@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from .models import Chunk, ScoredChunk
-from .textutil import normalize
+from .textutil import normalize, ordinal_number
 
 SEP = " > "  # between the levels of a chunk's section path
-CN_DIGITS = {d: i for i, d in enumerate("一二三四五六七八九", 1)}
 PART_NOUNS = "部分|方面|大项|章|节|条|块"
 # 第二部分讲的什么？ 第一条是啥 第三个方面呢: a part, then what is asked of it (not 第二条产业链条是什么？, a named thing).
 PART_RE = re.compile(rf"第([一二三四五六七八九十\d]+)(?:个|大)?(?:{PART_NOUNS})(?:的?(?:内容|工作|任务))?"
@@ -23,21 +22,11 @@ NEXT_RE = re.compile(rf"^(?:那|那么)?(?:再往后|往后|再往下|下一(?:�
 LAST = -1
 
 
-def number(digits: str) -> int:
-    """一 -> 1, 十一 -> 11, 12 -> 12."""
-    if digits.isdigit():
-        return int(digits)
-    tens, _, ones = digits.rpartition("十")
-    if "十" not in digits:
-        return CN_DIGITS.get(digits, 0)
-    return CN_DIGITS.get(tens, 1) * 10 + CN_DIGITS.get(ones, 0)
-
-
 def part_asked(text: str) -> int:
     """Which part of an outline a question asks for: N for 第N部分 (第二条呢？), LAST for 最后一部分, 0 for none."""
     t = normalize(text).strip()
     if m := PART_RE.search(t):
-        return number(m.group(1))
+        return ordinal_number(m.group(1))
     return LAST if LAST_RE.search(t) else 0
 
 
@@ -90,9 +79,11 @@ class Outline:
         levels = section.split(SEP) if section else []
         for k in range(len(levels) - 1, -1, -1):
             if levels[k] and levels[k] in answer:
-                parent = SEP.join(levels[:k])
+                parent, path = SEP.join(levels[:k]), SEP.join(levels[:k + 1])
                 kids = self.children.get((source, parent), [])
-                return Part(parent, levels[k], kids.index(levels[k]) + 1, self.first[(source, SEP.join(levels[:k + 1]))])
+                if levels[k] not in kids or (source, path) not in self.first:
+                    return None  # an answer from another build of the index
+                return Part(parent, levels[k], kids.index(levels[k]) + 1, self.first[(source, path)])
         return None
 
     def parent_for(self, topic: dict[str, float], hits: list[ScoredChunk], n: int, least: float) -> tuple[str, str] | None:

@@ -18,6 +18,19 @@ def is_cjk(ch: str) -> bool:
     return bool(ch) and bool(CJK_RE.match(ch))
 
 
+CN_DIGITS = {d: i for i, d in enumerate("一二三四五六七八九", 1)}
+
+
+def ordinal_number(digits: str) -> int:
+    """The number of an ordinal's digits: 一 -> 1, 十一 -> 11, 二十 -> 20, 12 -> 12 (0 when unreadable)."""
+    if digits.isdigit():
+        return int(digits)
+    tens, _, ones = digits.rpartition("十")
+    if "十" not in digits:
+        return CN_DIGITS.get(digits, 0)
+    return CN_DIGITS.get(tens, 1) * 10 + CN_DIGITS.get(ones, 0)
+
+
 def ends_sentence(text: str) -> bool:
     """True when text ends with sentence-final punctuation (closing quotes allowed after it)."""
     t = text.rstrip().rstrip(CLOSERS)
