@@ -12,6 +12,7 @@ from typing import Iterable, Iterator
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from .answerer import Answerer, ExtractiveAnswerer, citations_for
+from .chunking import SECTION_SEP
 from .config import CHUNKER_VERSION, Settings
 from .embeddings import BaseEmbeddings, Reconnecting, get_embeddings
 from .conversation import (about_last, check_rewrite, context_of, continues_list, item_asked, quoted_for, resolve,
@@ -124,7 +125,7 @@ class Engine:
         cite = Citation(n=1, source=c.source, title=c.title, section=c.section, text=c.text, chunk=c.id,
                         page=c.page_at(0))
         if history:  # what was searched: the heading's part, named
-            turn["standalone"] = f"{part.parent.split(' > ')[-1] or c.title}：第{part.n}部分是什么？"
+            turn["standalone"] = f"{part.parent.split(SECTION_SEP)[-1] or c.title}：第{part.n}部分是什么？"
         return Answer(turn["question"], f"{part.title}[1]", True, [cite])
 
     def retrieve(self, turn: dict, top_k: int) -> dict:

@@ -7,10 +7,10 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
+from .chunking import SECTION_SEP as SEP  # between the levels of a chunk's section path
 from .models import Chunk, ScoredChunk
 from .textutil import normalize, ordinal_number
 
-SEP = " > "  # between the levels of a chunk's section path
 PART_NOUNS = "部分|方面|大项|章|节|条|块"
 # 第二部分讲的什么？ 第一条是啥 第三个方面呢: a part, then what is asked of it (not 第二条产业链条是什么？, a named thing).
 PART_RE = re.compile(rf"第([一二三四五六七八九十\d]+)(?:个|大)?(?:{PART_NOUNS})(?:的?(?:内容|工作|任务))?"
