@@ -201,21 +201,30 @@ def bound_coverage(q: Question, span: str, sentence: str) -> float:
 
 
 CHANGE_RE = re.compile(r"新增|增加|增长|增幅|增速|提高|提升|减少|下降|降低|新开|新建|新引进|新签约|同比|比上年")
+# A question that asks a change in any words: 新就业, 涨了多少, 提到多少, 多了几个, 比全市高多少.
+ASKS_CHANGE_RE = re.compile(r"新|增|涨|降|减|提高|提升|提到|多了|少了|(?<!占)比(?!重|例|率)|同比|变化|幅度")
 
 
 def level_agreement(q: Question, span: str, sentence: str) -> float:
-    """0 when a how-many question asks a level (人口是多少) and the figure's clause gives a change (新增覆盖人口35万人,
-    增长6%); 1 otherwise, or when the question asks a change itself."""
-    if q.qtype != "number" or CHANGE_RE.search(normalize(q.text)):
+    """0 when a how-many question asks a level (人口是多少) and the clause that gives the figure for the question's
+    words gives a change (新增覆盖人口35万人, 增长6%); 1 otherwise: when the question asks a change, a target
+    (targets are mostly growth: 地区生产总值增长6%), or names the change's verb (建了多少 of 新建5G基站1134个)."""
+    text = normalize(q.text)
+    if q.qtype != "number" or q.wants_target or ASKS_CHANGE_RE.search(text):
         return 1.0
     clauses, at = figure_clauses(q, span, sentence)
-    return 0.0 if CHANGE_RE.search(clauses[at]) else 1.0
+    change = CHANGE_RE.search(clauses[at])
+    return 0.0 if change and change.group().lstrip("新") not in text else 1.0
 
 
 def figure_clauses(q: Question, span: str, sentence: str) -> tuple[list[str], int]:
-    """The span's clauses and which of them holds the figure asked for (the first, when none does)."""
+    """The span's clauses and which of them holds the figure asked for: of those with a figure of the kind asked,
+    the one with the most of the question's words (the first, when none has a figure)."""
     clauses = split_clauses(span) or [span]
-    return clauses, next((i for i, c in enumerate(clauses) if answer_type(q, c, sentence)), 0)
+    fits = [i for i, c in enumerate(clauses) if answer_type(q, c, sentence)]
+    if not fits:
+        return clauses, 0
+    return clauses, max(fits, key=lambda i: (sum(w for t, w in q.topic.items() if t in clauses[i].lower()), -i))
 
 
 def rivals(features: list[dict[str, float]]) -> None:
@@ -290,6 +299,8 @@ def reason_for(q: Question, f: dict[str, float], ceilings: dict[str, float] | No
     if f.get("qualifier", 1.0) == 0.0 and q.qualifiers:
         what = q.qualifiers[0]
         return f"文件中没有找到{what}数据（只有总量）。" if what in PER_UNIT else f"文件中没有找到{what}的相关数据。"
+    if f.get("level", 1.0) == 0.0 and q.topic:
+        return f"文件中只有“{max(q.topic, key=q.topic.get)}”的新增或增长数据，没有找到总量。"
     if q.unseen and f.get("unseen", 0.0) > (ceilings or {}).get("unseen", 1.0):  # words the documents never use
         return f"文件中没有出现“{max(q.unseen, key=len)}”，知识库里没有相关内容。"
     return NOT_FOUND

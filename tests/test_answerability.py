@@ -186,8 +186,18 @@ def test_a_level_asked_is_not_answered_by_a_change():
     q = Question("济南的人口是多少？", "x", qtype="number", unit="人")
     assert level_agreement(q, "泉水直饮工程新增覆盖人口35万人", "泉水直饮工程新增覆盖人口35万人") == 0.0
     assert level_agreement(q, "全市常住人口950万人", "全市常住人口950万人") == 1.0
+    assert "人口" in reason_for(Question("济南的人口是多少？", "x", evidence={"人口": 3.0}), {"level": 0.0})
     growth = Question("新增城镇就业多少人？", "x", qtype="number", unit="人")
     assert level_agreement(growth, "新增城镇就业15万人", "新增城镇就业15万人") == 1.0  # a change asked
+    target = Question("济南2024年GDP目标是多少？", "x", qtype="number", wants_target=True)
+    assert level_agreement(target, "地区生产总值增长6%", "地区生产总值增长6%") == 1.0  # targets are mostly growth
+    built = Question("历城区5G基站建了多少？", "x", qtype="number", evidence={"5g": 2.0, "基站": 3.0})
+    assert level_agreement(built, "新建5G基站1134个", "新建5G基站1134个") == 1.0  # the change's verb asked
+    share = Question("2023年占比是多少？", "x", qtype="number", unit="%|百分点", evidence={"占比": 1.0})
+    assert level_agreement(share, "起步区生产总值113.2亿元，同比增长37.8%", "x") == 0.0  # 占比 is no comparison
+    # the clause that gives the figure for the question's words, not the first with a figure
+    tax = Question("历城区税收占比多少？", "x", qtype="number", unit="%|百分点", evidence={"税收": 3.0, "占比": 1.0})
+    assert level_agreement(tax, "同比增长9.33%，税收占比达82.29%", "x") == 1.0
 
 
 def test_a_how_much_question_without_a_unit_wants_a_figure_not_an_item_number_or_a_name():

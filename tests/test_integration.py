@@ -64,3 +64,12 @@ def test_a_city_the_documents_do_not_cover_is_declined_with_the_reason(seeds_ind
     for question, place in (("北京2024年地区生产总值是多少", "北京"), ("深圳2024年进出口总额是多少？", "深圳")):
         a = ask(question, index=seeds_index)
         assert not a.found and place in a.answer, a.answer
+
+
+def test_the_chat_questions_a_new_user_tried_are_declined_with_a_reason(seeds_index):
+    """Questions the documents do not answer (the weather, the city's population, another city, a reason they do
+    not give): each is declined, and the decline says why."""
+    for question in ("今天天气怎么样？", "济南的人口是多少？", "北京2024年地区生产总值是多少", "起步区为什么要建设黄河大桥？"):
+        a = ask(question, index=seeds_index)
+        assert not a.found and a.answer, (question, a.answer)
+    assert "人口" in ask("济南的人口是多少？", index=seeds_index).answer
