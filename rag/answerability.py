@@ -299,8 +299,8 @@ def reason_for(q: Question, f: dict[str, float], ceilings: dict[str, float] | No
     if f.get("qualifier", 1.0) == 0.0 and q.qualifiers:
         what = q.qualifiers[0]
         return f"文件中没有找到{what}数据（只有总量）。" if what in PER_UNIT else f"文件中没有找到{what}的相关数据。"
-    if f.get("level", 1.0) == 0.0 and q.topic:
-        return f"文件中只有“{max(q.topic, key=q.topic.get)}”的新增或增长数据，没有找到总量。"
+    if f.get("level", 1.0) == 0.0:
+        return "文件中只给出了新增量或增速，没有找到所问的总量。"
     if q.unseen and f.get("unseen", 0.0) > (ceilings or {}).get("unseen", 1.0):  # words the documents never use
         return f"文件中没有出现“{max(q.unseen, key=len)}”，知识库里没有相关内容。"
     return NOT_FOUND
