@@ -186,6 +186,8 @@ def test_a_level_asked_is_not_answered_by_a_change():
     q = Question("济南的人口是多少？", "x", qtype="number", unit="人")
     assert level_agreement(q, "泉水直饮工程新增覆盖人口35万人", "泉水直饮工程新增覆盖人口35万人") == 0.0
     assert level_agreement(q, "全市常住人口950万人", "全市常住人口950万人") == 1.0
+    firms = Question("规上工业企业一共有多少家？", "x", qtype="number", unit="家")
+    assert level_agreement(firms, "净增规模以上工业企业6家", "净增规模以上工业企业6家") == 0.0  # a net increase
     assert "总量" in reason_for(Question("济南的人口是多少？", "x", evidence={"人口": 3.0}), {"level": 0.0})
     growth = Question("新增城镇就业多少人？", "x", qtype="number", unit="人")
     assert level_agreement(growth, "新增城镇就业15万人", "新增城镇就业15万人") == 1.0  # a change asked
