@@ -143,6 +143,8 @@ def test_everyday_words_are_read_as_the_reports_terms(analyzer):
     q = analyzer("济南2024年经济总量是多少？")
     assert "地区生产总值" in q.search and "经济总量" in q.search
     assert "使用外资" in analyzer("实际利用外资多少？").search and "利用外资" in analyzer("实际使用外资多少？").search
+    assert "高新技术企业" in analyzer("历城区2024年高企目标是多少？").search
+    assert "研发经费投入" in analyzer("济南研发投入占GDP多少？").search
 
 
 def test_a_years_nian_is_not_glued_to_the_word_after_it():
