@@ -10,12 +10,13 @@ from dataclasses import replace
 from typing import Iterable
 
 from .models import Answer
-from .question import LEAD_RE, TAIL_RE, WHOLE_CITY_RE, Analyzer, Parts, place_level, place_stem
+from .question import LEAD_RE, TAIL_RE, UNIT_RE, WHOLE_CITY_RE, Analyzer, Parts, place_level, place_stem
 from .textutil import normalize, ordinal_number
 
 # A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？
 MORE_RE = re.compile(r"^(还有|其他|其余|另外|再(说|来|举|讲|列)?一?[个份项条类种点家]|第[一二三四五六七八九十\d]+[个份项条类种点家]?)")
 OTHERS_RE = re.compile(r"^(其他|其余|别的)的?")
+STILL_RE = re.compile(r"还有(吗|呢|哪些|什么|没有)?[？?]*$")
 # A year named from the conversation's: 前一年 after a question on 2024 is 2023.
 RELATIVE_YEARS = {"再往前一年": -1, "前一年": -1, "上一年": -1, "去年": -1, "前年": -2, "后一年": 1, "下一年": 1,
                   "次年": 1, "第二年": 1}
@@ -63,6 +64,8 @@ def continues_list(question: str, analyzer: Analyzer) -> bool:
     rest = t[m.end():]
     if others := OTHERS_RE.match(rest):  # 还有其他类别吗？ 还有别的措施吗？: the rest names the list's kind, not a topic
         return len(TAIL_RE.sub("", rest[others.end():])) <= 2
+    if (kind := STILL_RE.sub("", rest)) != rest:  # 其他类别还有吗？: the same, said the other way round
+        return len(TAIL_RE.sub("", kind)) <= 2
     return not rest or len(analyzer(rest).parts.content) < 2
 
 
@@ -164,7 +167,9 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
     indicator = parts.indicator or latest("indicator")
     ask = parts.ask or latest("ask") or "是多少"
     if parts.indicator and not parts.ask and before[0].ask:
-        ask = before[0].ask  # 服务业增加值呢: the new indicator, asked the way the last question asked
+        # 服务业增加值呢: the new indicator, asked the way the last question asked, but not in its unit (智能算力规模呢？
+        # after 5G基站要达到多少个？ counts no 个)
+        ask = UNIT_RE.sub("多少", before[0].ask)
     if q.wants_target and not analyzer(f"{indicator}{ask}").wants_target:
         ask = "目标是多少"  # 一般公共预算收入今年目标呢？ after 实际涨了多少？: the target, not the result
     standalone = f"{place}{year}{indicator}{ask}"

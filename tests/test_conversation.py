@@ -54,7 +54,8 @@ def test_an_llm_rewrite_that_loses_the_place_or_year_gives_way_to_the_rules(anal
 
 @pytest.mark.parametrize("question, continued", [
     ("还有呢？", True), ("第二份呢？", True), ("其他的呢？", True), ("还有哪一类？", True),
-    ("还有其他类别吗？", True), ("还有别的措施吗？", True), ("再说一个", True),
+    ("还有其他类别吗？", True), ("还有别的措施吗？", True), ("再说一个", True), ("其他类别还有吗", True),
+    ("其他城市的GDP还有吗", False),
     ("那市中区呢？", False), ("还有哪些新能源汽车企业在济南投产？", False), ("还有其他新能源汽车企业在济南投产吗？", False),
 ])
 def test_a_list_continued(analyzer, question, continued):
@@ -75,6 +76,8 @@ def test_a_list_continued(analyzer, question, continued):
     ("济南2024年一般公共预算收入目标是多少？", "换成市中区呢？", "市中区2024年一般公共预算收入目标是多少？"),
     ("济南2025年一般公共预算收入预期增长多少？", "那2024年定的目标是多少？", "济南2024年一般公共预算收入目标是多少？"),
     ("济南2023年技术合同成交额是多少？", "这个在全省排第几？", "济南2023年技术合同成交额排第几？"),
+    # a new indicator asked the last way, but not in the last one's unit
+    ("济南2025年5G基站要达到多少个？", "智能算力规模呢", "济南2025年智能算力规模达到多少？"),
 ])
 def test_follow_ups_keep_the_shape_of_the_last_question(analyzer, earlier, follow_up, standalone):
     assert resolve(follow_up, [earlier], analyzer) == standalone
