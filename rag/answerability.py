@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .question import (DATED_RE, LAST_YEAR_RE, PER_UNIT, PLAN_SECTION, QUALIFIER_COVERS, RESULT_SECTION, YEAR_RE,
+from .question import (COMPARE_WORD, DATED_RE, LAST_YEAR_RE, PER_UNIT, PLAN_SECTION, QUALIFIER_COVERS, RESULT_SECTION, YEAR_RE,
                        Question, has_amount, place_level, place_stem, without_figures)
 from .textutil import normalize, split_clauses
 
@@ -202,7 +202,7 @@ def bound_coverage(q: Question, span: str, sentence: str) -> float:
 
 CHANGE_RE = re.compile(r"新增|净增|增加|增长|增幅|增速|提高|提升|减少|下降|降低|新开|新建|新引进|新签约|同比|比上年")
 # A question that asks a change in any words: 新就业, 涨了多少, 提到多少, 多了几个, 比全市高多少.
-ASKS_CHANGE_RE = re.compile(r"新|增|涨|降|减|提高|提升|提到|多了|少了|(?<!占)比(?!重|例|率)|同比|变化|幅度")
+ASKS_CHANGE_RE = re.compile(r"新|增|涨|降|减|提高|提升|提到|多了|少了|同比|变化|幅度|" + COMPARE_WORD)
 
 
 def level_agreement(q: Question, span: str, sentence: str) -> float:

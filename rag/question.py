@@ -356,7 +356,9 @@ OPENER_RE = re.compile(r"^(对了|顺便问一下|顺便问下|顺便问问|另�
 PRONOUN_RE = re.compile(r"^(这个|这项|这一项|该项|它)(的|在)*")
 TAIL_RE = re.compile(r"(的)?(情况|数据|目标|要求|呢|吗)*[呢？?。!！\s]*$")
 # Where the ask of a question starts: the figure's kind (增长, 目标 …) or the question word.
-ASK_RE = re.compile(r"(同比|比上年|(?<!占)比(?![重例率])|增长|增速|增幅|目标|要求|计划|预期|预计|力争|实际|完成|达到|"
+# 比 compares when something follows that it is compared with and how (比全市高多少, 比上年): not 比亚迪, 比重.
+COMPARE_WORD = r"(?<!占)比(?![重例率])(?=上年|去年|前年|全|\d|[^，,。？?]{0,8}(?:高|低|多|少|快|慢|增|降|提))"
+ASK_RE = re.compile(r"(同比|比上年|" + COMPARE_WORD + r"|增长|增速|增幅|目标|要求|计划|预期|预计|力争|实际|完成|达到|"
                     r"是多少|有多少|多少|排第|排名|几|是什么|有哪些|"
                     r"哪些|哪一?[类个项种家份条]|为什么|为何|为啥|是啥|啥|咋|是否|怎么|如何)")
 FILLER = "的"

@@ -83,6 +83,7 @@ def test_a_question_is_cut_into_place_year_indicator_and_ask(analyzer):
     p = analyzer("历城区2023年一般公共预算收入比全市平均水平高多少？").parts
     assert p.indicator == "一般公共预算收入" and p.ask.startswith("比")  # a comparison is part of the ask
     assert analyzer("财政民生支出占比多少？").parts.indicator == "财政民生支出占比"  # 占比 is not a comparison
+    assert analyzer("济南比亚迪2024年新能源整车产量有多少？").parts.indicator == "比亚迪新能源整车产量"  # nor a name
 
 
 def test_a_rank_is_the_answer_to_which_place():
