@@ -282,6 +282,12 @@ class ExtractiveAnswerer(Answerer):
                and NUMBER_RE.search(clauses[last + 1]) and len(text) + len(clauses[last + 1]) <= limit):
             last += 1
             text += clauses[last].strip()
+        # An enumeration comma after the figure inside one noun phrase (18个市、区级试点村): its tail, unless the next
+        # clause is an item of its own (216个产业类项目、…151个建设类项目).
+        while (text.endswith("、") and last + 1 < len(clauses) and not NUMBER_RE.search(clauses[last + 1])
+               and len(text) + len(clauses[last + 1]) <= self.settings.answer_max_chars):
+            last += 1
+            text += clauses[last].strip()
         if TABLE_ROW_RE.match(cand.sentence) and cand.first > 0:
             text = clauses[0].split("：", 1)[-1] + text  # the row's name: 床位数；2024年计划：2.82
         elif len(squash(text)) < 8 and cand.first > 0:  # a bare figure needs the clause naming what it is

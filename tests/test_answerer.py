@@ -130,6 +130,13 @@ def test_fenbie_keeps_every_figure_it_pairs(answerer):
     assert a.found and "3.1万亿元、3.3万亿元" in a.answer
 
 
+def test_a_figures_noun_phrase_is_not_cut_at_an_enumeration_comma(answerer):
+    text = ("2023年某区深化农村改革，启动农村“三变”改革试点工作，确定甲家村、乙家村、丙家村等18个市、区级试点村，"
+            "盘活闲置农房和集体建设用地，发展壮大村级集体经济，带动农民增收致富，乡村振兴取得新成效。")
+    a = answerer.answer("某区确定了多少个三变改革试点村？", [hit(text)])
+    assert a.found and "18个市、区级试点村" in a.answer, a.answer
+
+
 def test_what_the_document_is_about_does_not_pick_the_sentence(answerer):
     # Every sentence of an article about 黄鳍紫鱼 is about it, named or not: 为食 tells the answer apart.
     article = hit("黄鳍紫鱼，又称黄鳍姬鲷，为鲈形目笛鲷科的其中一个种，体长可达五十公分。"
