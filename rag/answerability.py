@@ -71,6 +71,11 @@ def question_reason(q: Question) -> str:
     return ""
 
 
+# A figure a report gives as done (预计完成, 全年实现, 完成) and not as planned (目标, 力争, 确保 …).
+LOOKED_BACK_RE = re.compile(r"预计(?:全年)?(?:完成|实现|达到)|全年(?:完成|实现)|完成|实现")
+PLANNED_RE = re.compile(r"目标|力争|计划|确保|争取|将|要|预期")
+
+
 def year_agreement(year: str, title: str, section: str, sentence: str, passage: str, wants: str = "") -> float:
     """1 when the sentence, its heading or the document's title names the year; 0.5 when only the passage does,
     or the title is the next year's (a report that looks back); 0 for a report of the year asked whose sentence
@@ -85,6 +90,9 @@ def year_agreement(year: str, title: str, section: str, sentence: str, passage: 
     if year in title_years:
         if str(int(year) - 1) not in title_years and LAST_YEAR_RE.search(sentence):
             return 0.0  # 去年 in a report of the year asked means the year before it
+        if (wants != "target" and title_years == {year} and LOOKED_BACK_RE.search(sentence)
+                and not PLANNED_RE.search(sentence)):
+            return 0.0  # 预计完成进出口总额2189亿元 in a report of 2024 is 2023's figure: a year is reported after it ends
         return 1.0
     # A report of one year looks back at the year before; one titled with two (2023年执行情况与2024年计划)
     # names the year it looks back at.
