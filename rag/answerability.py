@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .question import (COMPARE_WORD, DATED_RE, LAST_YEAR_RE, PER_UNIT, PLAN_SECTION, QUALIFIER_COVERS, RESULT_SECTION, YEAR_RE,
                        Question, has_amount, place_level, place_stem, without_figures)
-from .textutil import normalize, split_clauses
+from .textutil import CJK_RE, normalize, split_clauses
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
 WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
@@ -60,14 +60,21 @@ class Verdict:
     reason: str = ""
 
 
+NOT_CHINESE = "知识库里的文件是中文的，没有找到答案：请用中文提问。"
+
+
 def question_reason(q: Question) -> str:
     """A decline that follows from the question alone ("" when the corpus may answer it)."""
+    if q.parts is not None and not (q.parts.content or q.parts.indicator or q.parts.ask):
+        if q.parts.place or q.parts.year:  # 那市中区呢？ with no conversation before it
+            return "问题里只有地点或年份，没有说要查什么：请补上要查的指标或事项。"
+        return "没有可以接着问的上文：请先完整地提一个问题。"  # 还有呢？ on its own
     if q.unknown_places:
         return f"知识库中没有关于{q.unknown_places[0]}的内容。"
     if q.unknown_years:
         return f"文件中没有{q.unknown_years[0]}年的数据。"
     if not any(w > 0 for w in q.evidence.values()):
-        return NOT_FOUND  # none of its words occurs in the documents
+        return NOT_FOUND if CJK_RE.search(q.text) else NOT_CHINESE  # none of its words occurs in the documents
     return ""
 
 
@@ -309,6 +316,8 @@ def reason_for(q: Question, f: dict[str, float], ceilings: dict[str, float] | No
         return f"文件中没有找到{what}数据（只有总量）。" if what in PER_UNIT else f"文件中没有找到{what}的相关数据。"
     if f.get("level", 1.0) == 0.0:
         return "文件中只给出了新增量或增速，没有找到所问的总量。"
+    if not CJK_RE.search(q.text):
+        return NOT_CHINESE  # What is Jinan's GDP growth target?: not "growth" missing from the documents
     if q.unseen and f.get("unseen", 0.0) > (ceilings or {}).get("unseen", 1.0):  # words the documents never use
         return f"文件中没有出现“{max(q.unseen, key=len)}”，知识库里没有相关内容。"
     return NOT_FOUND

@@ -234,7 +234,8 @@ def _ensure_fresh(index: str | os.PathLike, s: Settings, progress: Progress | No
     corpus = s.corpus
     if manifest is None:
         if not Path(corpus).exists():
-            raise IndexMissing(f"no index in '{index}' and no corpus folder '{corpus}'; run `rag index PATH --index {index}`")
+            raise IndexMissing(f"'{index}' 里没有索引，默认的文档文件夹 '{corpus}' 也不存在：请先运行 "
+                               f"`rag index 文档路径 --index {index}` (no index and no corpus folder)")
         build_index([corpus], index=index, settings=s, progress=progress)
         return
     if manifest.get("paths") != [corpus]:

@@ -77,10 +77,19 @@ def _highlight(text: str, quote: str, color: bool) -> str:
     return text.replace(quote, f"{YELLOW}{quote}{RESET}", 1)
 
 
+def _note_first_build(s) -> None:
+    """Say so before a first question builds the missing index (a minute or two), instead of a silent wait."""
+    from .store import read_manifest
+
+    if read_manifest(s.index_dir) is None and Path(s.corpus).exists():
+        print(f"'{s.index_dir}' 里还没有索引，正在从 '{s.corpus}' 建立，第一次需要一两分钟……", file=sys.stderr)
+
+
 def cmd_ask(args) -> int:
     from .chain import ask
 
     s = _settings(args)
+    _note_first_build(s)
     answer = ask(args.question, index=s.index_dir, top_k=args.top_k, settings=s)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
@@ -96,7 +105,8 @@ def _print_answer(answer, color: bool) -> None:
     if answer.standalone:
         print(f"{DIM if color else ''}按「{answer.standalone}」检索{RESET if color else ''}")
     print()
-    shown = [c for c in answer.citations if c.quote] if answer.found else answer.citations[:3]
+    # The quoted passages; a heading given as the answer (第二部分讲的什么？) quotes none: the passage under it.
+    shown = ([c for c in answer.citations if c.quote] or answer.citations[:1]) if answer.found else answer.citations[:3]
     if not answer.found and shown:
         print("可能相关的段落：")
     for c in shown:
@@ -115,6 +125,7 @@ def cmd_chat(args) -> int:
     except ImportError:  # pragma: no cover - not on every platform
         pass
     s = _settings(args)
+    _note_first_build(s)
     get_engine(s.index_dir, s)  # load (or build) the index before the first prompt
     color = sys.stdout.isatty()
     print("输入问题后回车；追问会接着上文理解。/clear 清空对话，Ctrl-D 退出。")

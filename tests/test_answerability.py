@@ -120,7 +120,22 @@ def test_the_fitted_file_names_its_features_and_its_provenance():
 
 
 def test_a_generic_reason_when_no_agreement_fails():
-    assert reason_for(Question("x", "x"), {"place": 1.0, "year": 1.0}).startswith("知识库中没有找到")
+    assert reason_for(Question("某区投资", "x"), {"place": 1.0, "year": 1.0}).startswith("知识库中没有找到")
+
+
+def test_a_question_without_chinese_is_asked_to_be_put_in_chinese():
+    q = Question("What is the GDP growth target?", "x", unseen=["growth"], evidence={"gdp": 1.0})
+    assert "中文" in reason_for(q, {"unseen": 1.0}, {"unseen": 0.4})
+    assert "中文" in question_reason(Question("hello there", "x", evidence={"hello": 0.0}))
+
+
+def test_a_question_that_names_only_a_place_or_a_year_asks_for_what_to_look_up():
+    from rag.question import Analyzer
+
+    analyzer = Analyzer(ChineseTokenizer(), places=["历城区", "市中区"])
+    assert "要查" in question_reason(analyzer("那市中区呢？"))  # no conversation before it
+    assert "上文" in question_reason(analyzer("还有呢？"))
+    assert question_reason(analyzer("市中区有哪些项目？")) == ""
 
 
 def test_a_question_mostly_of_words_the_documents_never_use_is_declined_with_them():

@@ -108,6 +108,39 @@ def test_rag_chat_keeps_the_turns_and_clears_them(districts_index, fake_settings
     assert "6%" in out and "7.5%" in out and "按「石川区2024年地区生产总值" in out and "对话已清空" in out
 
 
+def test_cli_says_when_a_first_question_builds_the_index(tmp_path, fake_settings, monkeypatch, capsys):
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("# 青禾县2024年工作报告\n\n青禾县2024年地区生产总值增长6%左右。\n", "utf-8")
+    monkeypatch.setenv("RAG_CORPUS", str(corpus))
+    assert cli(["ask", "青禾县2024年地区生产总值增长多少？", "--index", str(tmp_path / "new-index")]) == 0
+    captured = capsys.readouterr()
+    assert "正在从" in captured.err and "6%" in captured.out
+    cli(["ask", "青禾县2024年地区生产总值增长多少？", "--index", str(tmp_path / "new-index")])
+    assert "正在从" not in capsys.readouterr().err  # built once
+
+
+def test_rag_chat_shows_the_passage_of_a_heading_it_answers_with(tmp_path, fake_settings, monkeypatch, capsys):
+    corpus = tmp_path / "plan"
+    corpus.mkdir()
+    (corpus / "p.md").write_text("# 青禾县2024年工作报告\n\n## 三、2024年重点任务\n\n### （一）持续扩大内需\n\n加快建设轨道交通。\n\n"
+                                 "### （二）推进绿色低碳发展\n\n新建公园12处。\n", "utf-8")
+    index = str(tmp_path / "plan-index")
+    build_index([str(corpus)], index=index, settings=fake_settings)
+    lines = iter(["青禾县2024年重点任务第二部分讲的什么？"])
+
+    def fake_input(prompt=""):
+        try:
+            return next(lines)
+        except StopIteration:
+            raise EOFError
+
+    monkeypatch.setattr("builtins.input", fake_input)
+    assert cli(["chat", "--index", index]) == 0
+    out = capsys.readouterr().out
+    assert "（二）推进绿色低碳发展[1]" in out and "[1] 青禾县2024年工作报告 ›" in out
+
+
 def test_a_part_of_a_report_is_answered_with_its_heading(tmp_path, fake_settings):
     corpus = tmp_path / "plan"
     corpus.mkdir()
