@@ -65,7 +65,8 @@ NOT_CHINESE = "知识库里的文件是中文的，没有找到答案：请用�
 
 def question_reason(q: Question) -> str:
     """A decline that follows from the question alone ("" when the corpus may answer it)."""
-    if q.parts is not None and not (q.parts.content or q.parts.indicator or q.parts.ask):
+    if q.parts is not None and not (q.parts.content or q.parts.indicator or q.parts.ask or q.wants_target
+                                    or q.wants_result):  # 2025年的目标呢？ asks the year's targets
         if q.parts.place or q.parts.year:  # 那市中区呢？ with no conversation before it
             return "问题里只有地点或年份，没有说要查什么：请补上要查的指标或事项。"
         return "没有可以接着问的上文：请先完整地提一个问题。"  # 还有呢？ on its own

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import reduce
 from typing import Callable, Iterator
 
@@ -64,6 +64,7 @@ class _Candidate:
     follows: bool = False  # the sentence right after one the last answer gave (a list continued)
     before: str = ""  # the sentence before it in the passage
     after: str = ""  # and the one after it
+    following: tuple[str, ...] = ()  # the sentences after it in the passage (a list's further items)
 
 
 class Answerer:
@@ -86,6 +87,28 @@ def citations_for(hits: list[ScoredChunk]) -> list[Citation]:
                  score=round(h.score, 6), chunk=h.chunk.id, page=h.chunk.page_at(0))
         for i, h in enumerate(hits)
     ]
+
+
+LIST_SENTENCES = 12  # how many sentences after a list's first may hold its further items
+ITEMS_FOLLOW_RE = re.compile(r"^(主要是|主要有|包括|分别是|一是|其一)")  # 还存在一些不足。主要是…: the items
+
+
+def list_items(sentence: str, following: tuple[str, ...], limit: int) -> str:
+    """A list the sentence opens and the sentences after it go on with, up to `limit` characters: items ended
+    by ；or introduced by ：(目标是：…；…；…。), or the sentence after a lead-in that starts 主要是 / 包括 / 一是.
+    "" when the sentence opens none."""
+    text = sentence.strip()
+    if following and not text.endswith(("；", ";", "：", ":")) and ITEMS_FOLLOW_RE.match(following[0]):
+        return (text + following[0])[:limit].rstrip("。；;，,、：:")
+    if not text.endswith(("；", ";", "：", ":")):
+        return ""
+    for nxt in following:
+        if len(text) + len(nxt) > limit:
+            break
+        text += nxt
+        if not nxt.endswith(("；", ";", "：", ":")):
+            break
+    return text.rstrip("。；;，,、：:")
 
 
 def left_after(sentence: str, given: str) -> str:
@@ -240,9 +263,14 @@ class ExtractiveAnswerer(Answerer):
                                  - RANK_PENALTY * rank - LENGTH_PENALTY * len(span)
                                  + self.settings.next_sentence_bonus * follows + quoted)
                         if best is None or score > best.score:
-                            best = _Candidate(rank, sent.strip(), span, score, cov, i, j, follows, before, after)
+                            best = _Candidate(rank, sent.strip(), span, score, cov, i, j, follows, before, after,
+                                              tuple(t.strip() for t in sentences[k + 1:k + 1 + LIST_SENTENCES]))
             if best is not None:
                 found.append(best)
+        # A passage that ends inside a list (…目标是：地区生产总值增长5.5%左右；) goes on in the next one, which
+        # overlaps it: the same sentence there has the items after it.
+        after = {c.sentence: c.following for c in found if c.following}
+        found = [replace(c, following=after.get(c.sentence, ())) if not c.following else c for c in found]
         return sorted(found, key=lambda c: -c.score)
 
     def span(self, question: Question | str, cand: _Candidate) -> str:
@@ -259,6 +287,8 @@ class ExtractiveAnswerer(Answerer):
         if (q.qtype == "why" and cand.after and not REASON_RE.search(sentence)
                 and len(sentence) + len(cand.after) <= limit):
             return (sentence + cand.after).rstrip("。；;，,、：:")  # no reason in it: the sentence after gives it
+        if q.qtype == "list" and len(sentence) <= limit and (items := list_items(sentence, cand.following, limit)):
+            return items  # 主要预期目标是：地区生产总值增长5.5%左右；一般公共预算收入增长3%左右；…
         if len(sentence) <= limit:
             return sentence.rstrip("。；;，,、：:")
         clauses = sentence_clauses(cand.sentence)

@@ -136,6 +136,7 @@ def test_a_question_that_names_only_a_place_or_a_year_asks_for_what_to_look_up()
     assert "要查" in question_reason(analyzer("那市中区呢？"))  # no conversation before it
     assert "上文" in question_reason(analyzer("还有呢？"))
     assert question_reason(analyzer("市中区有哪些项目？")) == ""
+    assert question_reason(analyzer("那2025年的目标呢？")) == ""  # the year's targets
 
 
 def test_a_question_mostly_of_words_the_documents_never_use_is_declined_with_them():

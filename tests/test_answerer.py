@@ -137,6 +137,18 @@ def test_a_figures_noun_phrase_is_not_cut_at_an_enumeration_comma(answerer):
     assert a.found and "18个市、区级试点村" in a.answer, a.answer
 
 
+def test_a_list_question_gets_the_items_its_sentence_opens(answerer):
+    head = "某区2025年经济社会发展主要预期目标是：地区生产总值增长5.5%左右；"
+    rest = "一般公共预算收入增长3%左右；城镇新增就业1万人以上。"
+    a = answerer.answer("某区2025年的主要预期目标有哪些？", [hit(head + rest)])
+    assert a.found and "5.5%左右" in a.answer and "3%左右" in a.answer and "1万人以上" in a.answer, a.answer
+    # the passage found first ends inside the list; the next one, which overlaps it, goes on with it
+    a = answerer.answer("某区2025年的主要预期目标有哪些？", [hit("前言。" + head), hit(head + rest)])
+    assert "1万人以上" in a.answer, a.answer
+    lead = hit("某区的发展还存在一些挑战和不足，需要加力解决。主要是稳增长压力仍然较大，部分行业增长不快。")
+    assert "稳增长压力" in answerer.answer("某区发展存在哪些挑战和不足？", [lead]).answer
+
+
 def test_what_the_document_is_about_does_not_pick_the_sentence(answerer):
     # Every sentence of an article about 黄鳍紫鱼 is about it, named or not: 为食 tells the answer apart.
     article = hit("黄鳍紫鱼，又称黄鳍姬鲷，为鲈形目笛鲷科的其中一个种，体长可达五十公分。"
