@@ -329,7 +329,10 @@ def qualifier_agreement(q: Question, text: str) -> float:
     return float(all(w in text or QUALIFIER_COVERS.get(w, w) in text for w in q.qualifiers))
 
 
-def plan_agreement(q: Question, section: str, sentence: str) -> float:
+TARGET_SAID_RE = re.compile(r"目标|预期|力争")  # a figure its clause gives as a target
+
+
+def plan_agreement(q: Question, section: str, sentence: str, span: str = "") -> float:
     """0 when a plan for a year is asked and the passage reports another year's results, or a result is asked and
     the passage is a list of targets (…主要预期目标: 固定资产投资增长5%左右 is no growth achieved)."""
     if q.wants_target and not q.wants_result and q.years and any(w in section for w in RESULT_SECTION):
@@ -337,4 +340,8 @@ def plan_agreement(q: Question, section: str, sentence: str) -> float:
             return 0.0
     if q.wants_result and not q.wants_target and any(w in section for w in PLAN_SECTION):
         return 0.0 if not any(w in section for w in RESULT_SECTION) else 1.0
+    if q.wants_result and not q.wants_target and q.qtype == "number" and span:
+        clauses, at = figure_clauses(q, span, sentence)
+        if TARGET_SAID_RE.search(clauses[at]):
+            return 0.0  # 实际完成多少 is not answered by 确保完成1.72万人城镇新增就业目标
     return 1.0

@@ -364,7 +364,7 @@ class ExtractiveAnswerer(Answerer):
                             if q.loose_places else 1.0),
             "scope": scope_agreement(q, doc_place, sentence),
             "qualifier": qualifier_agreement(q, section + sentence),
-            "plan": plan_agreement(q, c.section, cand.sentence),
+            "plan": plan_agreement(q, c.section, cand.sentence, shown),
             "atype": answer_type(q, shown, sentence),
             "level": level_agreement(q, shown, sentence),
             "joint": joint_agreement(q, context, self.analyzer.tokenizer.words(context), self.analyzer.knows),

@@ -82,6 +82,11 @@ def test_a_result_asked_is_not_answered_from_a_list_of_targets():
     assert plan_agreement(result, "一、2024年工作回顾", "固定资产投资增长 3.3%") == 1.0
     target = Question("济南2024年固投目标是多少", "x", years=["2024"], wants_target=True)
     assert plan_agreement(target, "2024 年主要预期目标", "固定资产投资增长 5%左右") == 1.0
+    # nor by a figure its clause gives as a target, in any section
+    done = Question("某区2024年新增城镇就业实际完成多少", "x", qtype="number", years=["2024"], wants_result=True)
+    said = "深入落实促进就业政策，确保完成1.72万人城镇新增就业目标"
+    assert plan_agreement(done, "3. 民生保障", said, said) == 0.0
+    assert plan_agreement(done, "3. 民生保障", "全年城镇新增就业2.1万人", "全年城镇新增就业2.1万人") == 1.0
 
 
 def test_a_which_ones_question_that_states_how_many_wants_them_named():
