@@ -80,7 +80,7 @@ def question_reason(q: Question) -> str:
 
 
 # A figure a report gives as done (预计完成, 全年实现, 完成) and not as planned (目标, 力争, 确保 …).
-LOOKED_BACK_RE = re.compile(r"预计(?:全年)?(?:完成|实现|达到)|全年(?:完成|实现)|完成|实现")
+LOOKED_BACK_RE = re.compile(r"预计(?:全年)?(?:完成|实现|达到)|预计全年|全年(?:完成|实现)|完成|实现")
 PLANNED_RE = re.compile(r"目标|力争|计划|确保|争取|将|要|预期")
 
 

@@ -30,6 +30,7 @@ def test_year_agreement():
     # a report of 2024 gives 2023's figures as done (预计完成…) and 2024's as planned
     assert year_agreement("2024", "聚焦2024某市两会", "", "预计完成进出口总额2189亿元", "") == 0.0
     assert year_agreement("2024", "聚焦2024某市两会", "", "进出口总额力争完成2300亿元", "") == 1.0
+    assert year_agreement("2024", "聚焦2024某市两会", "", "引进首店102家，预计全年社零增长6.5%左右", "") == 0.0
     assert year_agreement("2024", "聚焦2024某市两会", "", "预计完成进出口总额2189亿元", "", wants="target") == 1.0
     # a report titled with two years (2023年执行情况与2024年计划) looks back at the first, not the year before it
     assert year_agreement("2022", "某区2023年执行情况与2024年计划", "", "完成投资100亿元", "") == 0.0
