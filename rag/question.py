@@ -400,7 +400,7 @@ def cut(text: str, q: "Question") -> Parts:
     indicator, ask = (rest[: m.start()], rest[m.start():]) if m else (rest, "")
     indicator = PRONOUN_RE.sub("", SCOPE_RE.sub("", TAIL_RE.sub("", indicator)).strip(FILLER)).strip(FILLER)
     indicator = indicator if len(indicator) > 1 else ""  # 那2024年定的目标是多少？: 定 names no indicator
-    ask = "" if TAIL_RE.fullmatch(ask) else ask
+    ask = "" if TAIL_RE.fullmatch(ask) else re.sub(r"呢(?=[？?]*$)", "", ask)  # 增速呢？ asks 增速？
     content = PRONOUN_RE.sub("", SCOPE_RE.sub("", TAIL_RE.sub("", ASK_RE.sub("", rest))).strip(FILLER + "要"))
     counted = COUNTED_RE.search(TAIL_RE.sub("", ask))
     return Parts(place, year, indicator, ask, content, counted.group("noun") if counted else "")

@@ -19,6 +19,7 @@ def analyzer():
     ("2025年的目标呢？", "历城区2025年地区生产总值增长目标是多少？"),  # year swapped
     ("服务业增加值呢？", "历城区2024年服务业增加值增长目标是多少？"),  # indicator swapped
     ("同比增长多少？", "历城区2024年地区生产总值同比增长多少？"),  # the same indicator, another figure of it
+    ("增速呢？", "历城区2024年地区生产总值增速？"),  # and without the 呢 that made it a follow-up
     ("还有呢？", FIRST),  # a list continued
     ("那北京呢？", "北京2024年地区生产总值增长目标是多少？"),  # a place known only by its tag, on its own
 ])
