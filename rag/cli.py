@@ -136,6 +136,8 @@ def cmd_chat(args) -> int:
         except EOFError:
             print()
             return 0
+        if not sys.stdin.isatty():
+            print(line)  # piped in: the transcript shows each question before its answer
         if not line:
             continue
         if line in ("/clear", "/reset"):

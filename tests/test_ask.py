@@ -106,6 +106,7 @@ def test_rag_chat_keeps_the_turns_and_clears_them(districts_index, fake_settings
     assert cli(["chat", "--index", districts_index]) == 0
     out = capsys.readouterr().out
     assert "6%" in out and "7.5%" in out and "按「石川区2024年地区生产总值" in out and "对话已清空" in out
+    assert "青禾县2024年地区生产总值增长多少" in out  # not typed at a terminal: each question echoed before its answer
 
 
 def test_cli_says_when_a_first_question_builds_the_index(tmp_path, fake_settings, monkeypatch, capsys):
