@@ -436,7 +436,8 @@ class ExtractiveAnswerer(Answerer):
         for j, c in enumerate(cites):  # a second passage saying the same thing is cited too
             if j != cand.rank and len(key) >= 6 and key in squash(c.text):
                 sent = next((s.strip() for s in split_sentences(c.text) if key in squash(s)), "")
-                if sent:
+                # not the same sentence of the same document again (passages overlap)
+                if sent and not (c.source == cites[cand.rank].source and squash(sent) == squash(cand.sentence)):
                     quote(c, hits[j].chunk, sent)
                     used.append(j)
                     break

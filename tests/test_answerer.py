@@ -149,6 +149,14 @@ def test_a_list_question_gets_the_items_its_sentence_opens(answerer):
     assert "稳增长压力" in answerer.answer("某区发展存在哪些挑战和不足？", [lead]).answer
 
 
+def test_a_sentence_is_cited_once_per_document_but_again_from_another(answerer):
+    said = "某区2024年地区生产总值增长6%左右，一般公共预算收入增长4%。"
+    overlap = [hit("前言。" + said, source="a.txt"), hit(said + "后记。", source="a.txt")]
+    assert answerer.answer("某区2024年地区生产总值增长多少？", overlap).answer.count("[") == 1
+    elsewhere = [hit(said, source="a.txt"), hit(said, source="b.txt")]
+    assert "[1][2]" in answerer.answer("某区2024年地区生产总值增长多少？", elsewhere).answer
+
+
 def test_what_the_document_is_about_does_not_pick_the_sentence(answerer):
     # Every sentence of an article about 黄鳍紫鱼 is about it, named or not: 为食 tells the answer apart.
     article = hit("黄鳍紫鱼，又称黄鳍姬鲷，为鲈形目笛鲷科的其中一个种，体长可达五十公分。"
