@@ -93,16 +93,21 @@ def test_a_list_continued_gets_the_next_item_though_its_words_differ(tmp_path, f
     assert not kept.found  # without continuing the list, 产业升级 matches none of the question's words
 
 
-def test_rag_chat_keeps_the_turns_and_clears_them(districts_index, fake_settings, monkeypatch, capsys):
-    lines = iter(["青禾县2024年地区生产总值增长多少", "那石川区呢？", "/clear", "   "])
+def type_lines(monkeypatch, lines: list[str]) -> None:
+    """`rag chat` reads these lines as typed, then Ctrl-D."""
+    typed = iter(lines)
 
     def fake_input(prompt=""):
         try:
-            return next(lines)
+            return next(typed)
         except StopIteration:
             raise EOFError
 
     monkeypatch.setattr("builtins.input", fake_input)
+
+
+def test_rag_chat_keeps_the_turns_and_clears_them(districts_index, fake_settings, monkeypatch, capsys):
+    type_lines(monkeypatch, ["青禾县2024年地区生产总值增长多少", "那石川区呢？", "/clear", "   "])
     assert cli(["chat", "--index", districts_index]) == 0
     out = capsys.readouterr().out
     assert "6%" in out and "7.5%" in out and "按「石川区2024年地区生产总值" in out and "对话已清空" in out
@@ -128,15 +133,7 @@ def test_rag_chat_shows_the_passage_of_a_heading_it_answers_with(tmp_path, fake_
                                  "### （二）推进绿色低碳发展\n\n新建公园12处。\n", "utf-8")
     index = str(tmp_path / "plan-index")
     build_index([str(corpus)], index=index, settings=fake_settings)
-    lines = iter(["青禾县2024年重点任务第二部分讲的什么？"])
-
-    def fake_input(prompt=""):
-        try:
-            return next(lines)
-        except StopIteration:
-            raise EOFError
-
-    monkeypatch.setattr("builtins.input", fake_input)
+    type_lines(monkeypatch, ["青禾县2024年重点任务第二部分讲的什么？"])
     assert cli(["chat", "--index", index]) == 0
     out = capsys.readouterr().out
     assert "（二）推进绿色低碳发展[1]" in out and "[1] 青禾县2024年工作报告 ›" in out
