@@ -93,6 +93,17 @@ def test_a_list_continued_gets_the_next_item_though_its_words_differ(tmp_path, f
     assert not kept.found  # without continuing the list, 产业升级 matches none of the question's words
 
 
+def plan_index(tmp_path, settings) -> str:
+    """A report whose tasks have three numbered parts, indexed."""
+    corpus = tmp_path / "plan"
+    corpus.mkdir()
+    (corpus / "p.md").write_text("# 青禾县2024年工作报告\n\n## 三、2024年重点任务\n\n### （一）持续扩大内需\n\n加快建设轨道交通。\n\n"
+                                 "### （二）推进绿色低碳发展\n\n新建公园12处。\n\n### （三）守住安全底线\n\n加强安全生产监管。\n", "utf-8")
+    index = str(tmp_path / "plan-index")
+    build_index([str(corpus)], index=index, settings=settings)
+    return index
+
+
 def type_lines(monkeypatch, lines: list[str]) -> None:
     """`rag chat` reads these lines as typed, then Ctrl-D."""
     typed = iter(lines)
@@ -127,12 +138,7 @@ def test_cli_says_when_a_first_question_builds_the_index(tmp_path, fake_settings
 
 
 def test_rag_chat_shows_the_passage_of_a_heading_it_answers_with(tmp_path, fake_settings, monkeypatch, capsys):
-    corpus = tmp_path / "plan"
-    corpus.mkdir()
-    (corpus / "p.md").write_text("# 青禾县2024年工作报告\n\n## 三、2024年重点任务\n\n### （一）持续扩大内需\n\n加快建设轨道交通。\n\n"
-                                 "### （二）推进绿色低碳发展\n\n新建公园12处。\n", "utf-8")
-    index = str(tmp_path / "plan-index")
-    build_index([str(corpus)], index=index, settings=fake_settings)
+    index = plan_index(tmp_path, fake_settings)
     type_lines(monkeypatch, ["青禾县2024年重点任务第二部分讲的什么？"])
     assert cli(["chat", "--index", index]) == 0
     out = capsys.readouterr().out
@@ -140,13 +146,7 @@ def test_rag_chat_shows_the_passage_of_a_heading_it_answers_with(tmp_path, fake_
 
 
 def test_a_part_of_a_report_is_answered_with_its_heading(tmp_path, fake_settings):
-    corpus = tmp_path / "plan"
-    corpus.mkdir()
-    (corpus / "p.md").write_text("# 青禾县2024年工作报告\n\n## 三、2024年重点任务\n\n### （一）持续扩大内需\n\n加快建设轨道交通。\n\n"
-                                 "### （二）推进绿色低碳发展\n\n新建公园12处。\n\n### （三）守住安全底线\n\n加强安全生产监管。\n", "utf-8")
-    index = str(tmp_path / "plan-index")
-    build_index([str(corpus)], index=index, settings=fake_settings)
-    kw = dict(index=index, settings=fake_settings)
+    kw = dict(index=plan_index(tmp_path, fake_settings), settings=fake_settings)
     first = ask("青禾县2024年重点任务第一部分讲的什么？", **kw)
     assert first.found and first.answer.startswith("（一）持续扩大内需") and "持续扩大内需" in first.citations[0].section
     second = ask("第二部分呢？", history=[first], **kw)
