@@ -9,8 +9,8 @@ Two kinds of decline:
   candidate that covers more but fails an agreement, the share of the question's words the corpus never uses).
   Its weights and threshold were fitted on dev only (the seeds' dev split and the CMRC trial's dev half:
   `python -m eval.calibrate`, written to answerability.json). An agreement that no more than 1% of right answers
-  on dev lacked (place, loose place, scope, year, qualifier, plan/result, answer type, joint total, premise) is a
-  gate: failing it declines.
+  on dev lacked (place, loose place, scope, year, qualifier, plan/result, answer type, level, joint total,
+  premise) is a gate: failing it declines.
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .question import (COMPARE_WORD, DATED_RE, LAST_YEAR_RE, PER_UNIT, PLAN_SECTION, QUALIFIER_COVERS, RESULT_SECTION, YEAR_RE,
-                       Question, has_amount, place_level, place_stem, without_figures)
+from .question import (COMPARE_WORD, DATED_RE, LAST_YEAR_RE, PER_UNIT, PLAN_SECTION, QUALIFIER_COVERS, RESULT_SECTION,
+                       YEAR_RE, Question, has_amount, place_level, place_stem, without_figures)
 from .textutil import CJK_RE, normalize, split_clauses
 
 NOT_FOUND = "知识库中没有找到与该问题相关的内容。"
