@@ -68,6 +68,10 @@ class ChineseTokenizer:
         freq = self._jieba.FREQ
         return YEAR_GLUE_RE.sub(lambda m: m.group(0) if freq.get("年" + m.group(1)) else f"年 {m.group(1)}", text)
 
+    def freq(self, word: str) -> int:
+        """How often jieba's dictionary counts this word in general Chinese (0 when it does not know it)."""
+        return self._jieba.FREQ.get(word, 0)
+
     def words(self, text: str) -> list[str]:
         """Plain (not search-mode) segmentation, for finding names."""
         return self._jieba.lcut(normalize(text))

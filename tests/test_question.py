@@ -31,6 +31,17 @@ def test_a_district_outside_the_titles_must_be_named_by_the_answer_itself(analyz
     assert q.places == ["章丘"] and q.local_places == ["章丘"] and not q.loose_places
 
 
+def test_a_district_the_corpus_names_in_passing_is_still_a_place():
+    # 钢城区 in a passage (与钢城区结对) makes the word known; its rare stem still marks it a district's name,
+    # while a zone named with a common word (示范区, 高新区) is no place.
+    words = CORPUS | {"钢城区", "示范区", "高新区"}
+    known = Analyzer(ChineseTokenizer(), idf=lambda t: 1.0 if t in words else 9.0, places=["历城区", "济南市"])
+    q = known("钢城区2023年地区生产总值是多少？")
+    assert q.places == ["钢城区"] and q.local_places == ["钢城区"]
+    assert known("示范区2023年地区生产总值是多少？").places == []
+    assert known("高新区2023年地区生产总值是多少？").places == []
+
+
 def test_qualifiers_and_words_the_corpus_never_uses(analyzer):
     q = analyzer("济南2024年人均收入打算增长多少？")
     assert q.qualifiers == ["人均"] and "打算" in q.unseen and "人均" in q.topic
