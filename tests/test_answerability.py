@@ -90,6 +90,14 @@ def test_a_result_asked_is_not_answered_from_a_list_of_targets():
     assert plan_agreement(done, "3. 民生保障", "全年城镇新增就业2.1万人", "全年城镇新增就业2.1万人") == 1.0
 
 
+def test_a_count_that_looks_like_a_year_is_still_a_count():
+    from rag.answerability import answer_type
+    q = Question("济南2025年计划建多少张家庭养老床位？", "x", qtype="number", unit="张", years=["2025"])
+    assert answer_type(q, "建成家庭养老床位 2000 张，") == 1.0  # 2000 张 counts beds; no year
+    assert answer_type(q, "2024年建设家庭养老床位，") == 0.0  # a year, not a count
+    assert answer_type(Question("入围多少家？", "x", qtype="number", unit="家"), "入围 2024 中国500强") == 0.0
+
+
 def test_a_which_ones_question_that_states_how_many_wants_them_named():
     from rag.answerability import answer_type
     q = Question("市中区2023年兑现的20件民生实事具体是哪些？", "x", qtype="list", figures=["20"])
