@@ -271,12 +271,16 @@ class Analyzer:
         text = OPENER_RE.sub("", text.strip()) or text  # 对了，…: how the asker turns to a question, not its words
         search = expand_abbreviations(text)
         q = normalize(search)
+        place = main_place(q, self.places) or self.whole_city(q)
+        if place_level(place) == 2 and place not in q and (stem := place_stem(place)) in q:
+            search = search.replace(stem, place, 1)  # 市中 -> 市中区: the name the passages use, one word to search
+            q = normalize(search)
         weights, evidence, unseen = self._weights(search)
         places, local, loose = self.question_places(text)
         years = YEAR_RE.findall(q)
         q = Question(
             text=text, search=search, years=years,
-            place=main_place(q, self.places) or self.whole_city(q),
+            place=place,
             places=places, local_places=local, loose_places=loose,
             unknown_places=[p for p in places if not self._place_known(p)],
             unknown_years=[y for y in years if not self.knows(y)],

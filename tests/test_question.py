@@ -31,6 +31,12 @@ def test_a_district_outside_the_titles_must_be_named_by_the_answer_itself(analyz
     assert q.places == ["章丘"] and q.local_places == ["章丘"] and not q.loose_places
 
 
+def test_a_district_named_without_its_suffix_is_searched_by_its_full_name(analyzer):
+    q = analyzer("历城2024年地区生产总值增长目标是多少？")
+    assert q.place == "历城区" and q.search.startswith("历城区2024年") and q.text.startswith("历城2024年")
+    assert analyzer("济南2024年地区生产总值增长多少？").search.startswith("济南2024年")  # a city's name is its own
+
+
 def test_a_district_the_corpus_names_in_passing_is_still_a_place():
     # 钢城区 in a passage (与钢城区结对) makes the word known; its rare stem still marks it a district's name,
     # while a zone named with a common word (示范区, 高新区) is no place.
