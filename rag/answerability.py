@@ -340,6 +340,8 @@ def plan_agreement(q: Question, section: str, sentence: str, span: str = "") -> 
     if q.wants_target and not q.wants_result and q.years and any(w in section for w in RESULT_SECTION):
         if not set(q.asked_years) & set(YEAR_RE.findall(normalize(section + sentence))):
             return 0.0
+        if not re.search(r"计划|目标|预期|预计|力争", sentence):
+            return 0.0  # 2024年计划开工多少所 is not answered by what 2024 did (一、2024年工作回顾: 开工60所)
     if q.wants_result and not q.wants_target and any(w in section for w in PLAN_SECTION):
         return 0.0 if not any(w in section for w in RESULT_SECTION) else 1.0
     if q.wants_result and not q.wants_target and q.qtype == "number" and span:

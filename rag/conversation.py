@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Iterable
 
 from .models import Answer
-from .question import LEAD_RE, TAIL_RE, UNIT_RE, WHOLE_CITY_RE, Analyzer, Parts, place_level, place_stem
+from .question import LEAD_RE, TAIL_RE, UNIT_RE, WHOLE_CITY_RE, YEAR_RE, Analyzer, Parts, place_level, place_stem
 from .textutil import normalize, ordinal_number
 
 # A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？
@@ -22,6 +22,12 @@ RELATIVE_YEARS = {"再往前一年": -1, "前一年": -1, "上一年": -1, "去�
                   "次年": 1, "第二年": 1}
 RELATIVE_YEAR_RE = re.compile("|".join(sorted(RELATIVE_YEARS, key=len, reverse=True)))
 THIS_YEAR = "今年"
+# A count that names nothing after it (改了多少？ 办了多少场？): what it counts is the conversation's.
+COUNTS_NOTHING_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?[个所家项户辆名座条处件台套亩场批只部张间]?$")
+DONE_VERB_RE = re.compile(r"[\u4e00-\u9fff]{1,3}了")  # 改了, 办了, 改造了: a verb done, no indicator
+# What a question counts or measures, once its ask words go: 计划人工造林多少亩 -> 人工造林.
+ASK_WORDS_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?" + UNIT_RE.pattern.split("(?:万|亿|千|百)?", 1)[1] + "?|多少|几|"
+                          r"计划|目标|预期|预计|力争|实际|打算|要求|同比|比上年|增长|增速|增幅|是|有")
 # A comparison asked as a follow-up (跟全市比呢？ 和历城区相比呢？): the same question for the other place.
 COMPARE_RE = re.compile(r"^(?:那)?(?:跟|和|与|同)(.{2,8}?)(?:相比|比较|比)(?:的话)?呢?")
 ORDINAL_RE = re.compile(r"第[一二三四五六七八九十\d]+")  # 第二份呢？ after 第一份提案是什么？ asks for 第二份提案
@@ -41,7 +47,26 @@ def is_follow_up(text: str, parts: Parts, analyzer: Analyzer) -> bool:
     t = normalize(text).strip()
     if MORE_RE.match(t) or LEAD_RE.match(t) or re.search(r"呢[？?]?$", t):
         return True
+    if own_verb(parts):
+        return True  # 2024年实际造了多少？: it counts, but names nothing to count
     return len(parts.content) < 2 or not any(analyzer.knows(w) for w in analyzer.tokenizer.words(parts.content))
+
+
+def own_verb(parts: Parts) -> bool:
+    """A question that asks with a verb of its own and names nothing it counts (去年改了多少？ 2024年计划提高到多少？
+    办了多少场？): a follow-up about the last question's thing."""
+    verb = parts.indicator if DONE_VERB_RE.fullmatch(parts.indicator) else ""
+    return ((not parts.indicator or bool(verb)) and bool(COUNTS_NOTHING_RE.search(TAIL_RE.sub("", parts.ask)))
+            and len(ASK_WORDS_RE.sub("", verb + TAIL_RE.sub("", parts.ask))) >= 1)
+
+
+def thing_of(question: str, parts: Parts) -> str:
+    """What a question counts or measures, without its place, year and ask words (2025年济南要更新改造多少公里老化
+    燃气管道？ -> 更新改造老化燃气管道)."""
+    text = normalize(question).strip()
+    text = text.replace(parts.place, "", 1) if parts.place else text
+    text = ASK_WORDS_RE.sub("", YEAR_RE.sub("", TAIL_RE.sub("", text)))
+    return re.sub(r"^(要|将|的)+|的+$", "", text.replace("了", ""))
 
 
 def whole_city(question: str, earlier: list[str], analyzer: Analyzer) -> str:
@@ -94,7 +119,8 @@ def quoted_for(question: str, history: Iterable[Answer | str], analyzer: Analyze
     if not context_of(question, history, analyzer):
         return set()
     own = [t for t in analyzer(question).topic if len(t) > 1]
-    return {s for s in said_before(history) if all(t in normalize(s).lower() for t in own)}
+    # as words of the sentence, not as characters in it: 税收 is not said by 财税收入
+    return {s for s in said_before(history) if all(t in analyzer.tokenizer(s) for t in own)}
 
 
 def context_of(question: str, history: Iterable[Answer | str], analyzer: Analyzer) -> set[str]:
@@ -146,6 +172,10 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
     def latest(attr: str) -> str:
         return next((getattr(p, attr) for p in before if getattr(p, attr)), "")
 
+    if own_verb(parts):  # 2024年实际造了多少？ after 2025年计划人工造林多少亩？: its ask, of the last question's thing
+        verb = parts.indicator if DONE_VERB_RE.fullmatch(parts.indicator) else ""
+        thing = thing_of(previous, before[0])
+        return f"{parts.place or latest('place')}{parts.year or latest('year')}{thing}{verb}{TAIL_RE.sub('', parts.ask)}？"
     if not follow:  # its own question, but where and when are the conversation's: 新增了几家规上企业？
         return f"{latest('place')}{latest('year')}{normalize(question).strip().rstrip('?？')}？"
     if not parts.indicator and not parts.ask:

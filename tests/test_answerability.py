@@ -76,13 +76,16 @@ def test_a_rival_is_a_better_matched_candidate_that_fails_an_agreement():
     assert load_weights()["full"]["weights"]["rival"] < 0  # the fit counts a rival against a candidate
 
 
-def test_a_result_asked_is_not_answered_from_a_list_of_targets():
+def test_a_result_asked_is_not_answered_from_a_list_of_targets_nor_a_target_from_results():
     from rag.answerability import plan_agreement
     result = Question("济南2024年固投增长了多少", "x", years=["2024"], wants_result=True)
     assert plan_agreement(result, "2024 年主要预期目标", "固定资产投资增长 5%左右") == 0.0
     assert plan_agreement(result, "一、2024年工作回顾", "固定资产投资增长 3.3%") == 1.0
     target = Question("济南2024年固投目标是多少", "x", years=["2024"], wants_target=True)
     assert plan_agreement(target, "2024 年主要预期目标", "固定资产投资增长 5%左右") == 1.0
+    # nor by what that year did (a look back at 2024), unless the sentence gives a plan
+    assert plan_agreement(target, "一、2024年工作回顾", "开工新建改扩建中小学幼儿园 60 所") == 0.0
+    assert plan_agreement(target, "一、2024年工作回顾", "年初计划实施项目1000个，实际实施1075个") == 1.0
     # nor by a figure its clause gives as a target, in any section
     done = Question("某区2024年新增城镇就业实际完成多少", "x", qtype="number", years=["2024"], wants_result=True)
     said = "深入落实促进就业政策，确保完成1.72万人城镇新增就业目标"

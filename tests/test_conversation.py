@@ -157,6 +157,9 @@ def corpus_analyzer():
     ("历城区2023年一般公共预算收入实际增长多少？", "固定资产投资目标呢", "历城区2023年固定资产投资目标是多少？"),
     # 要求, like 目标, is the kind of figure asked, not an indicator
     ("进出口增幅要求达到啥水平？", "2025年的要求呢", "2025年进出口增幅要求达到啥水平？"),
+    # its own verb, counting nothing: the last question's thing, without that question's ask and unit
+    ("2025年济南要更新改造多少公里老化燃气管道？", "2024年改了多少？", "济南2024年更新改造老化燃气管道改了多少？"),
+    ("济南2025年计划人工造林多少亩？", "2024年实际造了多少？", "济南2024年人工造林实际造了多少？"),
 ])
 def test_follow_ups_in_everyday_words(corpus_analyzer, earlier, follow_up, standalone):
     assert resolve(follow_up, [earlier], corpus_analyzer) == standalone
@@ -180,6 +183,11 @@ def test_a_follow_up_asks_of_the_quoted_sentence_only_when_it_holds_its_words(co
     assert quoted_for("最后惠及了多少户群众？", [last], corpus_analyzer) == {said}
     assert quoted_for("基础设施项目呢？", [last], corpus_analyzer) == set()  # names what the sentence does not
     assert quoted_for("历城区呢？", [last], corpus_analyzer) == set()  # a place of its own: not the same passage
+    # its words as the sentence's words: 税收 is not said by 财税收入
+    taxes = Answer("历城区2023年一般公共预算收入完成了多少？", "140.12亿元[1]", True, citations=[
+        Citation(1, "a.txt", "A", "", "…", quote="财税收入超出预期，完成一般公共预算收入140.12亿元", chunk="a-1")])
+    knows_taxes = Analyzer(ChineseTokenizer(), lambda w: 1.0 if w in {"税收", "收入", "财税"} else 9.0)
+    assert quoted_for("税收占比呢？", [taxes], knows_taxes) == set()
 
 
 def test_a_turn_that_stood_on_its_own_starts_the_topic(analyzer):
