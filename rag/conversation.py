@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Iterable
 
 from .models import Answer
-from .question import LEAD_RE, TAIL_RE, UNIT_RE, WHOLE_CITY_RE, YEAR_RE, Analyzer, Parts, place_level, place_stem
+from .question import LEAD_RE, OPENER_RE, TAIL_RE, UNIT_RE, WHOLE_CITY_RE, YEAR_RE, Analyzer, Parts, place_level, place_stem
 from .textutil import normalize, ordinal_number
 
 # A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？
@@ -18,7 +18,7 @@ MORE_RE = re.compile(r"^(还有|其他|其余|另外|再(说|来|举|讲|列)?�
 OTHERS_RE = re.compile(r"^(其他|其余|别的)的?")
 STILL_RE = re.compile(r"还有(吗|呢|哪些|什么|没有)?[？?]*$")
 # A year named from the conversation's: 前一年 after a question on 2024 is 2023.
-RELATIVE_YEARS = {"再往前一年": -1, "前一年": -1, "上一年": -1, "去年": -1, "前年": -2, "后一年": 1, "下一年": 1,
+RELATIVE_YEARS = {"那一年": 0, "那年": 0, "当年": 0, "同年": 0, "再往前一年": -1, "前一年": -1, "上一年": -1, "去年": -1, "前年": -2, "后一年": 1, "下一年": 1,
                   "次年": 1, "第二年": 1}
 RELATIVE_YEAR_RE = re.compile("|".join(sorted(RELATIVE_YEARS, key=len, reverse=True)))
 THIS_YEAR = "今年"
@@ -28,6 +28,7 @@ DONE_VERB_RE = re.compile(r"[\u4e00-\u9fff]{1,3}了")  # 改了, 办了, 改造�
 # What a question counts or measures, once its ask words go: 计划人工造林多少亩 -> 人工造林.
 ASK_WORDS_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?" + UNIT_RE.pattern.split("(?:万|亿|千|百)?", 1)[1] + "?|多少|几|"
                           r"计划|目标|预期|预计|力争|实际|打算|要求|同比|比上年|增长|增速|增幅|是|有")
+LEAD_CLAUSE_RE = re.compile(r"^(?:那么|那|换成|换到|改成|如果是|要是)?\s*(?P<head>[^，,？?]{2,10}?)\s*(?:的)?呢[，,]\s*(?P<rest>.+)$")
 # A comparison asked as a follow-up (跟全市比呢？ 和历城区相比呢？): the same question for the other place.
 COMPARE_RE = re.compile(r"^(?:那)?(?:跟|和|与|同)(.{2,8}?)(?:相比|比较|比)(?:的话)?呢?")
 ORDINAL_RE = re.compile(r"第[一二三四五六七八九十\d]+")  # 第二份呢？ after 第一份提案是什么？ asks for 第二份提案
@@ -150,15 +151,16 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
     earlier = [turn_question(t) for t in since_topic(history) if turn_question(t).strip()]
     if not earlier:
         return question
+    question, led = lead_clause(OPENER_RE.sub("", question.strip()) or question)  # 另外，…: a new question
     question = compared(relative_year(question, earlier, analyzer))
     if not analyzer(question).parts.place and (city := whole_city(question, earlier, analyzer)):
         question = question.replace("全市", city, 1)  # 全市呢？ after a district: the city
     q = analyzer(question)
     parts = q.parts
     continued = continues_list(question, analyzer)
-    if parts.place and parts.year and parts.indicator and not continued:
+    if parts.place and parts.year and (parts.indicator or parts.counted) and not continued and not own_verb(parts):
         return question
-    follow = continued or is_follow_up(question, parts, analyzer)
+    follow = continued or led or is_follow_up(question, parts, analyzer)
     if not follow and (parts.place or parts.year):
         return question  # a new topic, with its own place or year
     previous = earlier[-1]
@@ -204,6 +206,13 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
         ask = "目标是多少"  # 一般公共预算收入今年目标呢？ after 实际涨了多少？: the target, not the result
     standalone = f"{place}{year}{indicator}{ask}"
     return standalone.rstrip("?？") + "？"
+
+
+def lead_clause(question: str) -> tuple[str, bool]:
+    """换成起步区呢，今年计划建几个公园？ asks 起步区今年计划建几个公园？ as a follow-up: the place or year its first clause
+    brings goes with the question of its second."""
+    m = LEAD_CLAUSE_RE.match(normalize(question).strip())
+    return (m.group("head") + m.group("rest"), True) if m else (question, False)
 
 
 def compared(question: str) -> str:

@@ -361,8 +361,8 @@ WHOLE_CITY_RE = re.compile(r"^(?:那么|那|还有|换成|如果是)?\s*全市(?
 # A follow-up leans on what came before: 那市中区呢？ 还有呢？ 2025年的呢？ 同比增长多少？
 LEAD_RE = re.compile(r"^((那么|那|还有|另外|再|and)\s*(换成|换到|改成|如果是|要是)?|换成|换到|改成|如果是|要是)\s*")
 # How people turn to a new question in a chat (对了，历城区…); it is no part of what they ask.
-OPENER_RE = re.compile(r"^(对了|顺便问一下|顺便问下|顺便问问|另外问一下|再问一下|我想问一下|我想问|想问一下|请问一下|请问|"
-                       r"问一下|问下|你好|您好)[，,：:！!\s]*")
+OPENER_RE = re.compile(r"^(对了|顺便问一下|顺便问下|顺便问问|另外问一下|另外问下|另外(?=[，,])|再问一下|我想问一下|我想问|想问一下|"
+                       r"请问一下|请问|问一下|问下|你好|您好)[，,：:！!\s]*")
 # A word that stands for the last turn's indicator (它的目标是多少？ 这个在全省排第几？): it names nothing new.
 PRONOUN_RE = re.compile(r"^(这个|这项|这一项|该项|它)(的|在)*")
 TAIL_RE = re.compile(r"(的)?(情况|数据|目标|要求|呢|吗)*[呢？?。!！\s]*$")

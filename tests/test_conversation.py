@@ -160,6 +160,10 @@ def corpus_analyzer():
     # its own verb, counting nothing: the last question's thing, without that question's ask and unit
     ("2025年济南要更新改造多少公里老化燃气管道？", "2024年改了多少？", "济南2024年更新改造老化燃气管道改了多少？"),
     ("济南2025年计划人工造林多少亩？", "2024年实际造了多少？", "济南2024年人工造林实际造了多少？"),
+    ("历城区2023年完成了多少平方米老旧小区改造？", "市中区那年改造了多少？", "市中区2023年完成老旧小区改造改造了多少？"),
+    # a first clause that brings the place or year (换成起步区呢，…), and 另外， that turns to a new question
+    ("历城区2024年打算新建几处公园游园？", "换成起步区呢，今年计划建几个公园？", "起步区2024年计划建几个公园?"),
+    ("起步区2023年固定资产投资增长多少？", "另外，历城区2024年粮食总产量目标是多少？", "历城区2024年粮食总产量目标是多少？"),
 ])
 def test_follow_ups_in_everyday_words(corpus_analyzer, earlier, follow_up, standalone):
     assert resolve(follow_up, [earlier], corpus_analyzer) == standalone
