@@ -272,11 +272,11 @@ class Analyzer:
         search = expand_abbreviations(text)
         q = normalize(search)
         place = main_place(q, self.places) or self.whole_city(q)
-        if place_level(place) == 2 and place not in q and (stem := place_stem(place)) in q:
+        places, local, loose = self.question_places(text)
+        if place_level(place) == 2 and place not in q and (stem := place_stem(place)) in places:
             search = search.replace(stem, place, 1)  # 市中 -> 市中区: the name the passages use, one word to search
             q = normalize(search)
         weights, evidence, unseen = self._weights(search)
-        places, local, loose = self.question_places(text)
         years = YEAR_RE.findall(q)
         q = Question(
             text=text, search=search, years=years,
