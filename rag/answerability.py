@@ -189,7 +189,8 @@ def joint_agreement(q: Question, text: str, words: list[str], knows) -> float:
     asked = [t for t in q.topic if len(t) >= 2 and not any(t != u and t in u and u in text for u in q.topic)]
     for t in asked:
         hits = [m.start() for m in re.finditer(re.escape(t), text)]
-        if hits and all(i - 1 in starts and i not in starts and text[i - 1] not in NUMBER_CHARS
+        # 总 makes a total of one thing (总产量), no sibling of it (总量)
+        if hits and all(i - 1 in starts and i not in starts and text[i - 1] not in NUMBER_CHARS + "总"
                         and knows(text[i - 1] + t[1]) and text[i - 1:i + len(t)] not in ask for i in hits):
             return 0.0
     return 1.0

@@ -63,6 +63,9 @@ def test_a_joint_total_does_not_give_one_of_its_two_figures():
     assert joint_agreement(loans, "存贷款余额6.4万亿元", cut("存贷款余额6.4万亿元"), knows) == 0.0
     asked_joint = Question("进出口额是多少", "进出口额是多少", qtype="number", evidence={"出口": 2.9})
     assert joint_agreement(asked_joint, joint, cut(joint), knows) == 1.0
+    grain = Question("历城区2024年粮食产量目标是多少？", "x", qtype="number", evidence={"粮食": 2.8, "产量": 2.9})
+    total = "粮食总产量5.7万吨"  # 总 makes a total of one thing, though 总量 is a word
+    assert joint_agreement(grain, total, cut(total), {"总量", "产量"}.__contains__) == 1.0
 
 
 def test_a_rival_is_a_better_matched_candidate_that_fails_an_agreement():
