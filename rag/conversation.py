@@ -10,7 +10,8 @@ from dataclasses import replace
 from typing import Iterable
 
 from .models import Answer
-from .question import LEAD_RE, OPENER_RE, TAIL_RE, UNIT_RE, WHOLE_CITY_RE, YEAR_RE, Analyzer, Parts, place_level, place_stem
+from .question import (COUNT_UNITS, LEAD_RE, OPENER_RE, TAIL_RE, UNIT_RE, WHOLE_CITY_RE, YEAR_RE, Analyzer, Parts,
+                       place_level, place_stem)
 from .textutil import normalize, ordinal_number
 
 # A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？
@@ -18,16 +19,16 @@ MORE_RE = re.compile(r"^(还有|其他|其余|另外|再(说|来|举|讲|列)?�
 OTHERS_RE = re.compile(r"^(其他|其余|别的)的?")
 STILL_RE = re.compile(r"还有(吗|呢|哪些|什么|没有)?[？?]*$")
 # A year named from the conversation's: 前一年 after a question on 2024 is 2023.
-RELATIVE_YEARS = {"那一年": 0, "那年": 0, "当年": 0, "同年": 0, "再往前一年": -1, "前一年": -1, "上一年": -1, "去年": -1, "前年": -2, "后一年": 1, "下一年": 1,
-                  "次年": 1, "第二年": 1}
+RELATIVE_YEARS = {"那一年": 0, "那年": 0, "当年": 0, "同年": 0, "再往前一年": -1, "前一年": -1, "上一年": -1,
+                  "去年": -1, "前年": -2, "后一年": 1, "下一年": 1, "次年": 1, "第二年": 1}
 RELATIVE_YEAR_RE = re.compile("|".join(sorted(RELATIVE_YEARS, key=len, reverse=True)))
 THIS_YEAR = "今年"
 # A count that names nothing after it (改了多少？ 办了多少场？): what it counts is the conversation's.
 COUNTS_NOTHING_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?[个所家项户辆名座条处件台套亩场批只部张间]?$")
 DONE_VERB_RE = re.compile(r"[\u4e00-\u9fff]{1,3}了")  # 改了, 办了, 改造了: a verb done, no indicator
 # What a question counts or measures, once its ask words go: 计划人工造林多少亩 -> 人工造林.
-ASK_WORDS_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?" + UNIT_RE.pattern.split("(?:万|亿|千|百)?", 1)[1] + "?|多少|几|"
-                          r"计划|目标|预期|预计|力争|实际|打算|要求|同比|比上年|增长|增速|增幅|是|有")
+ASK_WORDS_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?" + COUNT_UNITS + r"?|计划|目标|预期|预计|力争|实际|打算|要求|"
+                          r"同比|比上年|增长|增速|增幅|是|有")
 LEAD_CLAUSE_RE = re.compile(r"^(?:那么|那|换成|换到|改成|如果是|要是)?\s*(?P<head>[^，,？?]{2,10}?)\s*(?:的)?呢[，,]\s*(?P<rest>.+)$")
 # A comparison asked as a follow-up (跟全市比呢？ 和历城区相比呢？): the same question for the other place.
 COMPARE_RE = re.compile(r"^(?:那)?(?:跟|和|与|同)(.{2,8}?)(?:相比|比较|比)(?:的话)?呢?")
@@ -177,7 +178,8 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
     if own_verb(parts):  # 2024年实际造了多少？ after 2025年计划人工造林多少亩？: its ask, of the last question's thing
         verb = parts.indicator if DONE_VERB_RE.fullmatch(parts.indicator) else ""
         thing = thing_of(previous, before[0])
-        return f"{parts.place or latest('place')}{parts.year or latest('year')}{thing}{verb}{TAIL_RE.sub('', parts.ask)}？"
+        ask = TAIL_RE.sub("", parts.ask)
+        return f"{parts.place or latest('place')}{parts.year or latest('year')}{thing}{verb}{ask}？"
     if not follow:  # its own question, but where and when are the conversation's: 新增了几家规上企业？
         return f"{latest('place')}{latest('year')}{normalize(question).strip().rstrip('?？')}？"
     if not parts.indicator and not parts.ask:

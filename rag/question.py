@@ -45,7 +45,9 @@ QTYPES = {
 WHAT_RE = re.compile(r"什么|啥")
 HOW_MANY_RE = re.compile(r"多少|几|多大|多高|多长|多快|百分之")
 # The unit a "how many" question counts in: 多少家 -> 家, 多少万辆 -> 辆, 多少钱 -> 元, 第几 -> 位/名.
-UNIT_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(个百分点|百分点|平方米|平方公里|公里|千瓦|方面|[个条家亩人天辆所座项台套件名位次吨户间处场批列倍元岁种张])")
+# The units a how-many question may name after 多少/几 (多少公里, 几所).
+COUNT_UNITS = r"(个百分点|百分点|平方米|平方公里|公里|千瓦|方面|[个条家亩人天辆所座项台套件名位次吨户间处场批列倍元岁种张])"
+UNIT_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?" + COUNT_UNITS)
 MAGNITUDE_RE = re.compile(r"(?:多少|几)个(万|亿)")  # 多少个亿: 个 counts the 亿, it is not the unit
 MEASURES = ((r"多长时间|多久", "年|个月|月|天|日|小时|分钟"), (r"多长|多远|多宽|多深|多高", "公里|千米|米|厘米"))
 UNIT_ALIASES = {"钱": "元", "资金": "元", "投资": "元", "第几": "位|名"}
