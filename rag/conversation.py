@@ -19,13 +19,14 @@ MORE_RE = re.compile(r"^(还有|其他|其余|另外|再(说|来|举|讲|列)?�
 OTHERS_RE = re.compile(r"^(其他|其余|别的)的?")
 STILL_RE = re.compile(r"还有(吗|呢|哪些|什么|没有)?[？?]*$")
 # A year named from the conversation's: 前一年 after a question on 2024 is 2023.
-RELATIVE_YEARS = {"那一年": 0, "那年": 0, "当年": 0, "同年": 0, "再往前一年": -1, "前一年": -1, "上一年": -1,
+RELATIVE_YEARS = {"那一年": 0, "那年": 0, "当年": 0, "同一年": 0, "同年": 0, "再往前一年": -1, "前一年": -1, "上一年": -1,
                   "去年": -1, "前年": -2, "后一年": 1, "下一年": 1, "次年": 1, "第二年": 1}
 RELATIVE_YEAR_RE = re.compile("|".join(sorted(RELATIVE_YEARS, key=len, reverse=True)))
 THIS_YEAR = "今年"
 # A count that names nothing after it (改了多少？ 办了多少场？): what it counts is the conversation's.
 COUNTS_NOTHING_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?[个所家项户辆名座条处件台套亩场批只部张间]?$")
-DONE_VERB_RE = re.compile(r"[\u4e00-\u9fff]{1,3}了")  # 改了, 办了, 改造了: a verb done, no indicator
+# A verb asked, no indicator: done (改了, 改造了) or meant (要改造, 要新建, 计划建).
+DONE_VERB_RE = re.compile(r"[\u4e00-\u9fff]{1,3}了|(?:要|将|计划|打算|准备)[\u4e00-\u9fff]{1,2}")
 # What a question counts or measures, once its ask words go: 计划人工造林多少亩 -> 人工造林.
 ASK_WORDS_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?" + COUNT_UNITS + r"?|计划|目标|预期|预计|力争|实际|打算|要求|"
                           r"同比|比上年|增长|增速|增幅|是|有")
