@@ -147,9 +147,12 @@ def lead_with(cites: list[Citation], used: list[int]) -> list[Citation]:
 
 
 def nth_item(sentence: str, n: int) -> str:
-    """The n-th of the longest run of items a sentence names together (电动载人汽车、锂电池、太阳能电池: 3 -> 太阳能电池)."""
+    """The n-th of the longest run of items a sentence names together (电动载人汽车、锂电池、太阳能电池: 3 -> 太阳能电池;
+    -1 the last)."""
     runs = ENUMERATION_RUN_RE.findall(sentence)
     items = [i.strip() for i in re.split(r"、|以及|和|及", max(runs, key=lambda r: r.count("、"), default="")) if i.strip()]
+    if n == -1 and items:  # the last, without what the run says of them all (京东超级体验店等项目建设)
+        return re.split(r"等", items[-1])[0].strip()
     return items[n - 1] if 0 < n <= len(items) else ""
 
 

@@ -15,7 +15,9 @@ from .question import (COUNT_UNITS, LEAD_RE, OPENER_RE, TAIL_RE, UNIT_RE, WHOLE_
 from .textutil import normalize, ordinal_number
 
 # A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？
-MORE_RE = re.compile(r"^(还有|其他|其余|另外|再(说|来|举|讲|列)?一?[个份项条类种点家]|第[一二三四五六七八九十\d]+[个份项条类种点家]?)")
+MORE_RE = re.compile(r"^(还有|其他|其余|另外|再(说|来|举|讲|列)?一?[个份项条类种点家]|第[一二三四五六七八九十\d]+[个份项条类种点家]?|"
+                     r"最后一[个份项条类种点家样])")
+LAST_ITEM_RE = re.compile(r"最后一[个份项条类种点家样]")  # 最后一个呢？ after a list: its last item
 OTHERS_RE = re.compile(r"^(其他|其余|别的)的?")
 STILL_RE = re.compile(r"还有(吗|呢|哪些|什么|没有)?[？?]*$")
 # A year named from the conversation's: 前一年 after a question on 2024 is 2023.
@@ -98,13 +100,14 @@ def continues_list(question: str, analyzer: Analyzer) -> bool:
 
 
 def item_asked(question: str, history: Iterable[Answer | str], analyzer: Analyzer) -> int:
-    """Which item of the last answer's list a follow-up asks for: 3 for 第三个是什么？ after 新三样指的是哪三样？;
-    0 when it names no position, or the last question asked for one item itself (第一份提案是什么？)."""
+    """Which item of the last answer's list a follow-up asks for: 3 for 第三个是什么？ after 新三样指的是哪三样？, -1 (the
+    last) for 最后一个呢？; 0 when it names no position, or the last question asked for one item itself (第一份提案是什么？)."""
     last = [turn_question(t) for t in history][-1:]
     m = ORDINAL_RE.match(normalize(question).strip())
-    if not m or not last or ORDINAL_RE.search(last[0]) or analyzer(last[0]).qtype != "list":
+    final = LAST_ITEM_RE.match(normalize(question).strip())
+    if not (m or final) or not last or ORDINAL_RE.search(last[0]) or analyzer(last[0]).qtype != "list":
         return 0
-    return ordinal_number(m.group(0)[1:])
+    return -1 if final else ordinal_number(m.group(0)[1:])
 
 
 def said_before(history: Iterable[Answer | str]) -> dict[str, str]:

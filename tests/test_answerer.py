@@ -196,6 +196,7 @@ def test_the_nth_item_of_the_last_answers_list(answerer, analyzer):
     from rag.answerer import nth_item
     sentence = "扩大外贸“新三样”（电动载人汽车、锂电池、太阳能电池）出口，扩大重要设备进口规模。"
     assert nth_item(sentence, 3) == "太阳能电池" and nth_item(sentence, 1) == "电动载人汽车" and nth_item(sentence, 4) == ""
+    assert nth_item("加快山姆会员店、银泰百货、京东超级体验店等项目建设", -1) == "京东超级体验店"  # the last
     assert nth_item("加快推进A项目、B项目和C项目建设", 3) == "C项目建设"
     q = analyzer("某市外贸新三样指的是哪三样？")
     q.said, q.ordinal = {sentence: "电动载人汽车、锂电池、太阳能电池[1]"}, 2

@@ -126,6 +126,7 @@ def test_a_position_asked_after_a_list_is_an_item_of_it(analyzer):
     assert item_asked("第12个呢？", ["济南有哪些重点项目？"], analyzer) == 12
     assert item_asked("第二份呢？", ["钟倩带来的第一份提案是什么？"], analyzer) == 0  # it asked for one item itself
     assert item_asked("还有呢？", ["济南外贸新三样指的是哪三样？"], analyzer) == 0
+    assert item_asked("最后一个呢？", ["济南2025年要加快建设哪些商业项目？"], analyzer) == -1  # the last
 
 
 @pytest.fixture(scope="module")
