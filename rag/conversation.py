@@ -17,6 +17,7 @@ from .textutil import normalize, ordinal_number
 # A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？
 MORE_RE = re.compile(r"^(还有|其他|其余|另外|再(说|来|举|讲|列)?一?[个份项条类种点家]|第[一二三四五六七八九十\d]+[个份项条类种点家]?|"
                      r"最后一[个份项条类种点家样])")
+CHANGE_END_RE = re.compile(r"(新增|净增|增加|减少|新建|新开工|新培育|新引进)了?$")  # how many new ones an indicator asks
 LAST_ITEM_RE = re.compile(r"最后一[个份项条类种点家样]")  # 最后一个呢？ after a list: its last item
 OTHERS_RE = re.compile(r"^(其他|其余|别的)的?")
 STILL_RE = re.compile(r"还有(吗|呢|哪些|什么|没有)?[？?]*$")
@@ -208,6 +209,8 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
         # 服务业增加值呢: the new indicator, asked the way the last question asked, but not in its unit (智能算力规模呢？
         # after 5G基站要达到多少个？ counts no 个)
         ask = UNIT_RE.sub("多少", before[0].ask)
+        if (change := CHANGE_END_RE.search(before[0].indicator)) and not CHANGE_END_RE.search(parts.indicator):
+            ask = change.group(0) + ask  # 企业养老保险呢？ after 医疗保险参保人数新增了多少？: new ones, again
     if q.wants_target and not analyzer(f"{indicator}{ask}").wants_target:
         ask = "目标是多少"  # 一般公共预算收入今年目标呢？ after 实际涨了多少？: the target, not the result
     standalone = f"{place}{year}{indicator}{ask}"
