@@ -30,6 +30,7 @@ def test_a_follow_up_takes_what_it_lacks_from_the_last_turn(analyzer, follow_up,
 @pytest.mark.parametrize("question", [
     "起步区为什么要开展GEP核算？",  # a new topic with its own place
     "市中区2023年一般公共预算收入是多少？",  # place, year and indicator all given
+    "济南2025年计划人工造林多少亩？",  # what it counts named in its ask (人工造林): no verb of its own
 ])
 def test_a_question_that_stands_on_its_own_is_not_rewritten(analyzer, question):
     assert resolve(question, [FIRST], analyzer) == question
