@@ -59,10 +59,15 @@ def is_follow_up(text: str, parts: Parts, analyzer: Analyzer) -> bool:
     return len(parts.content) < 2 or not any(analyzer.knows(w) for w in analyzer.tokenizer.words(parts.content))
 
 
+def verb_of(parts: Parts) -> str:
+    """The indicator when it is only a verb (改了, 要新建): what is asked, not what about."""
+    return parts.indicator if DONE_VERB_RE.fullmatch(parts.indicator) else ""
+
+
 def own_verb(parts: Parts) -> bool:
     """A question that asks with a verb of its own and names nothing it counts (去年改了多少？ 2024年计划提高到多少？
     办了多少场？): a follow-up about the last question's thing."""
-    verb = parts.indicator if DONE_VERB_RE.fullmatch(parts.indicator) else ""
+    verb = verb_of(parts)
     own = ASK_WORDS_RE.sub("", verb + TAIL_RE.sub("", parts.ask))
     # a verb, not a thing: 计划人工造林多少亩 names what it counts (人工造林)
     return ((not parts.indicator or bool(verb)) and bool(COUNTS_NOTHING_RE.search(TAIL_RE.sub("", parts.ask)))
@@ -167,7 +172,8 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
     q = analyzer(question)
     parts = q.parts
     continued = continues_list(question, analyzer)
-    if parts.place and parts.year and (parts.indicator or parts.counted) and not continued and not own_verb(parts):
+    asks_own_verb = own_verb(parts)
+    if parts.place and parts.year and (parts.indicator or parts.counted) and not continued and not asks_own_verb:
         return question
     follow = continued or led or is_follow_up(question, parts, analyzer)
     if not follow and (parts.place or parts.year):
@@ -183,11 +189,9 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
     def latest(attr: str) -> str:
         return next((getattr(p, attr) for p in before if getattr(p, attr)), "")
 
-    if own_verb(parts):  # 2024年实际造了多少？ after 2025年计划人工造林多少亩？: its ask, of the last question's thing
-        verb = parts.indicator if DONE_VERB_RE.fullmatch(parts.indicator) else ""
-        thing = thing_of(previous, before[0])
-        ask = TAIL_RE.sub("", parts.ask)
-        return f"{parts.place or latest('place')}{parts.year or latest('year')}{thing}{verb}{ask}？"
+    if asks_own_verb:  # 2024年实际造了多少？ after 2025年计划人工造林多少亩？: its ask, of the last question's thing
+        thing, ask = thing_of(previous, before[0]), TAIL_RE.sub("", parts.ask)
+        return f"{parts.place or latest('place')}{parts.year or latest('year')}{thing}{verb_of(parts)}{ask}？"
     if not follow:  # its own question, but where and when are the conversation's: 新增了几家规上企业？
         return f"{latest('place')}{latest('year')}{normalize(question).strip().rstrip('?？')}？"
     if not parts.indicator and not parts.ask:
