@@ -77,13 +77,20 @@ def test_a_follow_up_is_searched_with_what_the_history_gives(districts_index, fa
     assert streamed.standalone == a.standalone and "7.5%" in streamed.answer
 
 
-def test_a_list_continued_gets_the_next_item_though_its_words_differ(tmp_path, fake_settings):
-    corpus = tmp_path / "problems"
+def one_document_index(tmp_path, name: str, filename: str, text: str, settings) -> str:
+    """A corpus of one document, indexed; the index folder's path."""
+    corpus = tmp_path / name
     corpus.mkdir()
-    (corpus / "r.txt").write_text("# 青禾县2024年工作报告\n\n## 三、几点不足\n\n青禾县发展中存在的主要问题是稳增长压力仍然较大。"
-                                  "产业升级仍需提速，新兴产业规模还不够大。\n\n## 四、保障措施\n\n加强组织领导。\n", "utf-8")
-    index = str(tmp_path / "problems-index")
-    build_index([str(corpus)], index=index, settings=fake_settings)
+    (corpus / filename).write_text(text, "utf-8")
+    index = str(tmp_path / f"{name}-index")
+    build_index([str(corpus)], index=index, settings=settings)
+    return index
+
+
+def test_a_list_continued_gets_the_next_item_though_its_words_differ(tmp_path, fake_settings):
+    index = one_document_index(tmp_path, "problems", "r.txt",
+                               "# 青禾县2024年工作报告\n\n## 三、几点不足\n\n青禾县发展中存在的主要问题是稳增长压力仍然较大。"
+                               "产业升级仍需提速，新兴产业规模还不够大。\n\n## 四、保障措施\n\n加强组织领导。\n", fake_settings)
     kw = dict(index=index, settings=fake_settings)
     first = ask("青禾县发展中存在的主要问题是什么？", **kw)
     assert first.found and "稳增长压力" in first.answer
@@ -95,13 +102,10 @@ def test_a_list_continued_gets_the_next_item_though_its_words_differ(tmp_path, f
 
 def plan_index(tmp_path, settings) -> str:
     """A report whose tasks have three numbered parts, indexed."""
-    corpus = tmp_path / "plan"
-    corpus.mkdir()
-    (corpus / "p.md").write_text("# 青禾县2024年工作报告\n\n## 三、2024年重点任务\n\n### （一）持续扩大内需\n\n加快建设轨道交通。\n\n"
-                                 "### （二）推进绿色低碳发展\n\n新建公园12处。\n\n### （三）守住安全底线\n\n加强安全生产监管。\n", "utf-8")
-    index = str(tmp_path / "plan-index")
-    build_index([str(corpus)], index=index, settings=settings)
-    return index
+    return one_document_index(tmp_path, "plan", "p.md",
+                              "# 青禾县2024年工作报告\n\n## 三、2024年重点任务\n\n### （一）持续扩大内需\n\n加快建设轨道交通。\n\n"
+                              "### （二）推进绿色低碳发展\n\n新建公园12处。\n\n### （三）守住安全底线\n\n加强安全生产监管。\n",
+                              settings)
 
 
 def type_lines(monkeypatch, lines: list[str]) -> None:
