@@ -13,7 +13,8 @@ from .answerability import (NOT_FOUND, STOPS, Answerability, Verdict, answer_typ
                             year_agreement)
 from .config import Settings
 from .models import Answer, Chunk, Citation, ScoredChunk
-from .question import YEAR_RE, Analyzer, Question, counts, has_amount, main_place, without_figures
+from .question import (DATED_RE, RESULT_SECTION, YEAR_RE, Analyzer, Question, counts, has_amount, main_place,
+                       without_figures)
 from .textutil import is_cjk, normalize, split_clauses, split_sentences, squash
 
 CONTEXT_CREDIT = 0.5  # a question word in the answer's sentence (not the span itself) or its heading counts half
@@ -393,9 +394,18 @@ class ExtractiveAnswerer(Answerer):
         rather than to a decline (unless it fails a stop: a district's passage when the city is asked about),
         and a decline gives the first candidate's reason."""
         first: Verdict | None = None
-        for cand, f in self.assess(q, hits)[1]:
+        found = self.assess(q, hits)[1]
+        for cand, f in found:
             verdict = self.answerability.judge(q, f)
             if verdict.ok:
+                if self.planned_for(q, hits, cand):
+                    # A year past asked plainly (2024年产量有多少) is what it came to, not the year's plan: a later
+                    # passage that looks back at that year answers it.
+                    for other, g in found:
+                        if other.rank != cand.rank and self.looked_back(q, hits, other):
+                            v = self.answerability.judge(q, g)
+                            if v.ok:
+                                return other, v
                 return cand, verdict
             if cand.follows and self.settings.continue_lists:
                 # A list continued: the sentence after the item already given answers what the last question asked,
@@ -405,6 +415,22 @@ class ExtractiveAnswerer(Answerer):
             if any(f.get(k, 1.0) <= 0 for k in STOPS):
                 break
         return None, first
+
+    def planned_for(self, q: Question, hits: list[ScoredChunk], cand: _Candidate) -> bool:
+        """Whether a plain question about a year (neither a target nor a result asked) is answered from that year's
+        own report, whose figures for it are plans."""
+        if (q.wants_target or q.wants_result or q.qtype != "number" or len(q.asked_years) != 1
+                or q.context):  # a follow-up on the passage the last answer gave
+            return False
+        c = hits[cand.rank].chunk
+        year = q.asked_years[0]
+        return (set(YEAR_RE.findall(normalize(c.title))) == {year}
+                and not DATED_RE.search(normalize(c.section + cand.sentence)))
+
+    def looked_back(self, q: Question, hits: list[ScoredChunk], cand: _Candidate) -> bool:
+        """Whether the candidate's heading reports on the year asked (一、2024年工作回顾)."""
+        section = normalize(hits[cand.rank].chunk.section)
+        return q.asked_years[0] in section and any(w in section for w in RESULT_SECTION)
 
     def confidence(self, question: Question | str, hits: list[ScoredChunk]) -> float:
         """The answerability of the answer it would give (0 when it would decline)."""

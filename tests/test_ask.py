@@ -168,3 +168,17 @@ def test_a_two_digit_year_is_the_year_it_stands_for(districts_index, fake_settin
     assert a.found and "7.5%" in a.answer and a.standalone == "石川区2024年地区生产总值增长多少"
     b = ask("青禾县24年呢？", history=[a], **kw)
     assert "6%" in b.answer and "2024年" in b.standalone, b.standalone
+
+
+def test_a_past_year_asked_plainly_is_answered_with_what_it_came_to(tmp_path, fake_settings):
+    corpus = tmp_path / "years"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("# 青禾县2024年政府工作报告\n\n## 二、重点工作\n\n"
+                                 "推动青禾县新能源汽车产能爬坡，新能源汽车产量达到40万辆以上。\n", "utf-8")
+    (corpus / "b.md").write_text("# 青禾县2025年政府工作报告\n\n## 一、2024年工作回顾\n\n"
+                                 "年产新能源汽车突破36万辆，电池项目建成投产，光伏项目落地建设。\n", "utf-8")
+    index = str(tmp_path / "years-index")
+    build_index([str(corpus)], index=index, settings=fake_settings)
+    kw = dict(index=index, settings=fake_settings)
+    assert "36万辆" in ask("青禾县2024年新能源汽车产量有多少？", **kw).answer  # the year is over: its result
+    assert "40万辆" in ask("青禾县2024年新能源汽车产量目标是多少？", **kw).answer  # its plan, when asked
