@@ -87,12 +87,18 @@ LOOKED_BACK_RE = re.compile(r"预计(?:全年)?(?:完成|实现|达到)|预计�
 PLANNED_RE = re.compile(r"目标|力争|计划|确保|争取|将|要|预期")
 
 
+# The year a sentence gives its figure for: not a year it compares with (较2020年) or counts from (2020年以来).
+OWN_DATE_RE = re.compile(r"(?<![较比与从自至到—-])(20\d{2})\s*年(?!以来|起|至|到|—|-|前|底前)")
+
+
 def year_agreement(year: str, title: str, section: str, sentence: str, passage: str, wants: str = "") -> float:
     """1 when the sentence, its heading or the document's title names the year; 0.5 when only the passage does,
     or the title is the next year's (a report that looks back); 0 for a report of the year asked whose sentence
     says 去年, or when nothing names the year. `wants` "result": a heading that names another year says which
     year the passage reports, not the title (a 2024 report's "2023年…执行情况"); "target": the next year's
     report plans the next year, not the year asked."""
+    if OWN_DATE_RE.search(normalize(sentence)) and year not in normalize(sentence):
+        return 0.0  # the sentence dates its figure, to another year (2022年万元GDP用水量较2020年下降38.9%)
     if year in normalize(section + sentence):
         return 1.0
     if wants == "result" and DATED_RE.search(normalize(section)):
@@ -222,7 +228,8 @@ def bound_coverage(q: Question, span: str, sentence: str) -> float:
     return sum(w for t, w in topic.items() if t in window.lower()) / total
 
 
-CHANGE_RE = re.compile(r"新增|净增|增加|增长|增幅|增速|提高|提升|减少|下降|降低|新开|新建|新引进|新签约|同比|比上年")
+# A change verb that reaches a level (提高到50年一遇, 增加至7家) gives the level, not the change.
+CHANGE_RE = re.compile(r"(?:新增|净增|增加|增长|增幅|增速|提高|提升|减少|下降|降低|新开|新建|新引进|新签约|同比|比上年)(?![到至])")
 # A question that asks a change in any words: 新就业, 涨了多少, 提到多少, 多了几个, 比全市高多少.
 ASKS_CHANGE_RE = re.compile(r"新|增|涨|降|减|提高|提升|提到|多了|少了|同比|变化|幅度|" + COMPARE_WORD)
 

@@ -13,7 +13,7 @@ from .answerability import (NOT_FOUND, STOPS, Answerability, Verdict, answer_typ
                             year_agreement)
 from .config import Settings
 from .models import Answer, Chunk, Citation, ScoredChunk
-from .question import (DATED_RE, RESULT_SECTION, YEAR_RE, Analyzer, Question, counts, has_amount, main_place,
+from .question import (DATED_RE, PLAN_SECTION, RESULT_SECTION, YEAR_RE, Analyzer, Question, counts, has_amount, main_place,
                        without_figures)
 from .textutil import is_cjk, normalize, split_clauses, split_sentences, squash
 
@@ -423,9 +423,11 @@ class ExtractiveAnswerer(Answerer):
                 or q.context):  # a follow-up on the passage the last answer gave
             return False
         c = hits[cand.rank].chunk
-        year = q.asked_years[0]
+        year, section = q.asked_years[0], normalize(c.section)
+        if year in section and any(w in section for w in PLAN_SECTION):
+            return True  # 2024 年主要预期目标
         return (set(YEAR_RE.findall(normalize(c.title))) == {year}
-                and not DATED_RE.search(normalize(c.section + cand.sentence)))
+                and not DATED_RE.search(section + normalize(cand.sentence)))
 
     def looked_back(self, q: Question, hits: list[ScoredChunk], cand: _Candidate) -> bool:
         """Whether the candidate's heading reports on the year asked (一、2024年工作回顾)."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Callable, Iterable
 
-from .textutil import CJK_RE, expand_abbreviations, normalize
+from .textutil import CJK_RE, expand_abbreviations, normalize, translated_words
 
 YEAR_RE = re.compile(r"(20\d{2}|19\d{2})\s*年?")
 # A year written with two digits (24年开了多少列？ 那22年呢？), not a span of years (连续21年, 近10年来, 第3年).
@@ -279,6 +279,8 @@ class Analyzer:
             search = search.replace(stem, place, 1)  # 市中 -> 市中区: the name the passages use, one word to search
             q = normalize(search)
         weights, evidence, unseen = self._weights(search)
+        said_for = translated_words(text)  # 钱袋子 is not the asker's own phrasing once it is 居民人均可支配收入
+        unseen = [t for t in unseen if not any(t in w for w in said_for)]
         years = YEAR_RE.findall(q)
         q = Question(
             text=text, search=search, years=years,

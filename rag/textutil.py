@@ -97,6 +97,11 @@ EVERYDAY_TERMS = {"经济总量": "地区生产总值", "老百姓收入": "居�
                   "研发投入": "研发经费投入"}  # not 财政收入 -> 一般公共预算收入: dev lost 税收占财政收入多少 with it
 
 
+def translated_words(text: str) -> list[str]:
+    """The abbreviations and everyday words of `text` that expand_abbreviations spells out (钱袋子, GDP)."""
+    return [short for short in {**ABBREVIATIONS, **EVERYDAY_TERMS} if short in text.upper()]
+
+
 def expand_abbreviations(text: str) -> str:
     """Add the spelled-out form after each known abbreviation or everyday word (GDP -> GDP 地区生产总值)."""
     for short, full in {**ABBREVIATIONS, **EVERYDAY_TERMS}.items():

@@ -39,6 +39,12 @@ def test_year_agreement():
     look_back = ("某区2024年计划", "一、2023年计划执行情况", "全年生产整车24万辆", "")
     assert year_agreement("2024", *look_back) == 1.0 and year_agreement("2024", *look_back, wants="result") == 0.0
     assert year_agreement("2024", "某区2024年计划", "抓好2000个项目", "生产整车24万辆", "", wants="result") == 1.0
+    # A sentence that dates its figure to another year is not about the year asked, whatever its heading says;
+    # a year it compares with (较2020年) or counts from (2020年以来) dates nothing.
+    water = ("某区2024年计划", "一、2023年计划执行情况")
+    assert year_agreement("2023", *water, "2022年万元GDP用水量较2020年下降38.9%", "") == 0.0
+    assert year_agreement("2023", *water, "万元GDP用水量较2020年下降38.9%", "") == 1.0
+    assert year_agreement("2023", *water, "2020年以来万元GDP用水量下降38.9%", "") == 1.0
 
 
 def test_a_sub_population_asked_is_a_qualifier_that_城乡_covers():
@@ -238,6 +244,8 @@ def test_a_level_asked_is_not_answered_by_a_change():
     assert level_agreement(target, "地区生产总值增长6%", "地区生产总值增长6%") == 1.0  # targets are mostly growth
     built = Question("历城区5G基站建了多少？", "x", qtype="number", evidence={"5g": 2.0, "基站": 3.0})
     assert level_agreement(built, "新建5G基站1134个", "新建5G基站1134个") == 1.0  # the change's verb asked
+    flood = Question("排涝多少年一遇？", "x", qtype="number")
+    assert level_agreement(flood, "排涝标准提高到50年一遇", "排涝标准提高到50年一遇") == 1.0  # the level reached
     share = Question("2023年占比是多少？", "x", qtype="number", unit="%|百分点", evidence={"占比": 1.0})
     assert level_agreement(share, "起步区生产总值113.2亿元，同比增长37.8%", "x") == 0.0  # 占比 is no comparison
     # the clause that gives the figure for the question's words, not the first with a figure

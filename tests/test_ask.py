@@ -170,10 +170,11 @@ def test_a_two_digit_year_is_the_year_it_stands_for(districts_index, fake_settin
     assert "6%" in b.answer and "2024年" in b.standalone, b.standalone
 
 
-def test_a_past_year_asked_plainly_is_answered_with_what_it_came_to(tmp_path, fake_settings):
+@pytest.mark.parametrize("plan", ["二、重点工作", "一、2024年主要预期目标"])
+def test_a_past_year_asked_plainly_is_answered_with_what_it_came_to(tmp_path, fake_settings, plan):
     corpus = tmp_path / "years"
     corpus.mkdir()
-    (corpus / "a.md").write_text("# 青禾县2024年政府工作报告\n\n## 二、重点工作\n\n"
+    (corpus / "a.md").write_text(f"# 青禾县2024年政府工作报告\n\n## {plan}\n\n"
                                  "推动青禾县新能源汽车产能爬坡，新能源汽车产量达到40万辆以上。\n", "utf-8")
     (corpus / "b.md").write_text("# 青禾县2025年政府工作报告\n\n## 一、2024年工作回顾\n\n"
                                  "年产新能源汽车突破36万辆，电池项目建成投产，光伏项目落地建设。\n", "utf-8")
