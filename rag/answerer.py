@@ -27,6 +27,7 @@ NUMBER_RE = re.compile(r"\d|[一二两三四五六七八九十百]+(?=个|大|�
 REASON_RE = re.compile(r"为了|旨在|以便|目的|确保|为(?!主|止|了解)|以(?=[\u4e00-\u9fff]{2,}(提升|推动|促进|实现|保障|加快|满足|增强))|推动|促进|助力|让")
 # A sentence that opens with a consequence or a turn: why it happened is said in the sentence before.
 CONSEQUENCE_RE = re.compile(r"[“\"]?(因此|所以|于是|因而|故而|从而|由此|此时|随后|但|然而|可是|不过)")
+SHORT_ITEM_CHARS = 12  # items named as clauses are short: 市中区要推动农业全面升级 (12), 农村全面进步 (6)
 ENUMERATION_RUN_RE = re.compile(r"[^、，,。；;：:（）()“”《》\"]+(?:、[^、，,。；;：:（）()“”《》\"]+)+")
 TABLE_ROW_RE = re.compile(r"^[^：\n]{1,16}：[^\n]*；[^：；\n]{1,16}：", re.M)
 
@@ -147,11 +148,24 @@ def lead_with(cites: list[Citation], used: list[int]) -> list[Citation]:
     return cites
 
 
-def nth_item(sentence: str, n: int) -> str:
-    """The n-th of the longest run of items a sentence names together (电动载人汽车、锂电池、太阳能电池: 3 -> 太阳能电池;
-    -1 the last)."""
+def nth_item(sentence: str, n: int, topic: dict[str, float] | None = None) -> str:
+    """The n-th of the run of items a sentence names together (电动载人汽车、锂电池、太阳能电池: 3 -> 太阳能电池; -1 the
+    last): of several runs, the one whose clause says most of the question (`topic`, its words and weights), then
+    the longest. A sentence with no such run may name its items as short clauses (农业全面升级，农村全面进步，…)."""
     runs = ENUMERATION_RUN_RE.findall(sentence)
-    items = [i.strip() for i in re.split(r"、|以及|和|及", max(runs, key=lambda r: r.count("、"), default="")) if i.strip()]
+    clauses = [c for c in split_clauses(sentence) if len(YEAR_RE.sub("", c).strip("，,。；; ")) > 1]
+
+    def fit(run: str) -> tuple[float, int]:
+        around = re.search(r"[^，,。；;]*" + re.escape(run) + r"[^，,。；;]*", sentence)
+        clause = around.group(0) if around else run
+        return sum(w for t, w in (topic or {}).items() if t in clause.lower()), run.count("、")
+
+    if runs:
+        items = [i.strip() for i in re.split(r"、|以及|和|及", max(runs, key=fit)) if i.strip()]
+    elif len(clauses) >= 3 and all(len(c.strip("，,。；; ")) <= SHORT_ITEM_CHARS for c in clauses):
+        items = [c.strip("，,。；; ") for c in clauses]
+    else:
+        items = []
     if n == -1 and items:  # the last, without what the run says of them all (京东超级体验店等项目建设)
         return re.split(r"等", items[-1])[0].strip()
     return items[n - 1] if 0 < n <= len(items) else ""
@@ -451,7 +465,7 @@ class ExtractiveAnswerer(Answerer):
         if q.ordinal and q.said:  # 第三个是什么？: the item the last answer named third
             for rank, h in enumerate(hits):
                 for sentence in (s for s in q.said if s in h.chunk.text):
-                    if item := nth_item(sentence, q.ordinal):
+                    if item := nth_item(sentence, q.ordinal, q.topic):
                         quote(cites[rank], h.chunk, sentence)
                         return Answer(q.text, f"{item}[1]", True, lead_with(cites, [rank]))
         chosen, first = self.choose(q, hits)

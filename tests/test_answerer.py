@@ -198,6 +198,11 @@ def test_the_nth_item_of_the_last_answers_list(answerer, analyzer):
     assert nth_item(sentence, 3) == "太阳能电池" and nth_item(sentence, 1) == "电动载人汽车" and nth_item(sentence, 4) == ""
     assert nth_item("加快山姆会员店、银泰百货、京东超级体验店等项目建设", -1) == "京东超级体验店"  # the last
     assert nth_item("加快推进A项目、B项目和C项目建设", 3) == "C项目建设"
+    # Of two runs, the one the question is about; items named as short clauses are items too.
+    two = "甲工厂、乙载板、丙产业园等项目建成投产，丁公司、戊医药、己空间、庚信号等一批新项目签约落地"
+    assert nth_item(two, 1, {"建成": 3.0, "投产": 3.0}) == "甲工厂"
+    assert nth_item("2024年，某区要推动农业全面升级，农村全面进步，农民全面发展。", -1) == "农民全面发展"
+    assert nth_item("加快建设轨道交通，持续推进城市更新，着力提升城市品质和居民生活水平。", 2) == ""  # no list
     q = analyzer("某市外贸新三样指的是哪三样？")
     q.said, q.ordinal = {sentence: "电动载人汽车、锂电池、太阳能电池[1]"}, 2
     a = answerer.answer(q, [hit("其他段落。"), hit(sentence)])
