@@ -276,6 +276,8 @@ class ExtractiveAnswerer(Answerer):
                         novelty += fresh[j]
                         cov = (sum(weights[t] for t in got)
                                + CONTEXT_CREDIT * sum(weights[t] for t in in_context - got)) / total
+                        if row:  # a title word a cell's column names (计划 of 2024年计划) tells that cell apart
+                            cov += CONTEXT_CREDIT * sum(weights[t] for t in implied & words_in[j]) / total
                         said = re.split("[：:]", norm, maxsplit=1)[-1] if row else norm  # a cell: its value
                         score = (cov + CHAR_WEIGHT * chars + self._type_bonus(q, said, novelty)
                                  - RANK_PENALTY * rank - LENGTH_PENALTY * len(span)

@@ -71,6 +71,10 @@ def test_a_table_row_answers_with_its_name_and_the_cell_asked_for(answerer):
     a = answerer.answer("某区2024年计划床位数是多少？", [row])
     assert a.found and "床位数" in a.answer and "2024年计划：2.82" in a.answer and "2.15" not in a.answer
     assert "2023年实际：1.34" in answerer.answer("某区2023年实际床位数是多少", [row]).answer
+    # The plan's title says 计划 of every row; the column named 计划 is the one asked, not the growth beside it.
+    plan = hit("指标名称：参保人数；计算单位：万人；2023年实际：16.19；2024年计划：16.5；2024年增长（%）：2\n",
+               title="某区2024年国民经济和社会发展计划")
+    assert "16.5" in answerer.answer("某区2024年参保人数计划多少？", [plan]).answer
 
 
 @pytest.mark.parametrize("question, places", [

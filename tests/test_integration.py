@@ -60,6 +60,13 @@ def test_reindexing_unchanged_seeds_embeds_nothing(seeds_index):
     assert stats.documents == 5 and stats.embedded == 0 and stats.reused == stats.chunks
 
 
+def test_answers_that_read_how_a_report_is_laid_out(seeds_index):
+    """A table's plan column (not the growth beside it, though the plan's title says 计划 of every row), and a past
+    year asked plainly (its result in the next year's report, not its own report's plan)."""
+    assert "16.5" in ask("起步区2024年参加基本养老保险计划多少？", index=seeds_index).answer
+    assert "36 万辆" in ask("济南比亚迪2024年新能源整车产量有多少？", index=seeds_index).answer
+
+
 def test_a_city_the_documents_do_not_cover_is_declined_with_the_reason(seeds_index):
     for question, place in (("北京2024年地区生产总值是多少", "北京"), ("深圳2024年进出口总额是多少？", "深圳")):
         a = ask(question, index=seeds_index)
