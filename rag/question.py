@@ -15,6 +15,7 @@ YEAR_RE = re.compile(r"(20\d{2}|19\d{2})\s*年?")
 YEAR_LEADS = "那在是从到与及至或的、年比较"  # words after which a two-digit number with 年 is a year of ours
 SHORT_YEAR_RE = re.compile(r"(?<![\d.％%第续近去满了几多每])([0-3]\d)(?=\s*年(?![来间内代以前后多半左了]))")
 DATED_RE = re.compile(r"(20\d{2}|19\d{2})\s*年")  # a year as a heading names it (统筹抓好2000个重大项目 names none)
+RELATIVE_YEAR_WORD_RE = re.compile(r"去年|今年|明年|前年|上年|当年")  # a year named relative to now
 # One place-suffix rule for the package: 历城区, 商河县, 济南市, 港沟街道 …
 PLACE_SUFFIX_RE = re.compile(r"(区|县|市|镇|街道)$")
 SPLIT_SUFFIXES = ("区", "县", "市", "镇")  # a suffix jieba may split off a name it does not know (石川 + 区)
@@ -337,6 +338,9 @@ class Analyzer:
         words = self.tokenizer.words(normalize(question))
         tags = _place_tags()
         out, local, loose = [], [], []
+        # The subject a question opens with (after 那, 请问), when a year follows it: a place, even when jieba's
+        # dictionary tags the name a person's (章丘去年社零总额多少亿？ 章丘2024年GDP).
+        subject = next(iter(self.tokenizer.words(LEAD_RE.sub("", OPENER_RE.sub("", normalize(question).strip())))), "")
         for k, w in enumerate(words):
             nxt = words[k + 1] if k + 1 < len(words) else ""
             if len(w) < 2 or not HAN_WORD_RE.fullmatch(w):
@@ -357,6 +361,9 @@ class Analyzer:
             elif tag == "ns":
                 out.append(w)  # 北京, 青岛: a place without its suffix
                 loose.append(w)
+            elif w == subject and tag == "nr" and (YEAR_RE.match(nxt) or RELATIVE_YEAR_WORD_RE.fullmatch(nxt)):
+                out.append(w)
+                local.append(w)
         return out, local, loose
 
 

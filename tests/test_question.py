@@ -29,6 +29,10 @@ def test_a_place_and_a_year_the_corpus_never_mentions(analyzer):
 def test_a_district_outside_the_titles_must_be_named_by_the_answer_itself(analyzer):
     q = analyzer("章丘区2024年地区生产总值增长多少？")
     assert q.places == ["章丘"] and q.local_places == ["章丘"] and not q.loose_places
+    # Named without its suffix, jieba's dictionary calls it a person's name; a year after the subject makes it a place.
+    for question in ("章丘去年社零总额多少亿？", "那章丘2024年呢？"):
+        assert analyzer(question).local_places == ["章丘"], question
+    assert analyzer("钟倩带来了什么提案？").places == []  # a person's name, no year after it
 
 
 def test_a_district_named_without_its_suffix_is_searched_by_its_full_name(analyzer):
