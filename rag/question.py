@@ -361,7 +361,8 @@ class Analyzer:
             elif tag == "ns":
                 out.append(w)  # 北京, 青岛: a place without its suffix
                 loose.append(w)
-            elif w == subject and tag == "nr" and (YEAR_RE.match(nxt) or RELATIVE_YEAR_WORD_RE.fullmatch(nxt)):
+            elif (w == subject and tag == "nr" and not PLACE_SUFFIX_RE.search(w)  # 高新区's suffix is ruled above
+                  and (YEAR_RE.match(nxt) or RELATIVE_YEAR_WORD_RE.fullmatch(nxt))):
                 out.append(w)
                 local.append(w)
         return out, local, loose
