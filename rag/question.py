@@ -25,6 +25,7 @@ RESULT_WORDS = ("完成", "实现了", "达到了", "实际", "取得", "成效"
 # An auxiliary of intention as a word of its own (要增长多少, 打算建多少): what is planned. jieba keeps 主要, 需要,
 # 重要 whole, so they do not count.
 INTENT = {"要", "打算", "争取", "将要"}
+INTENT_ONLY_RE = re.compile(r"(?:打算|准备|计划|预计|争取|力争|将要)+")  # words of intention, no indicator
 SET_RE = re.compile(r"定[的了]?是?(多少|几)")  # 市中区定的多少？ asks what was set: a target (not 定为什么年)
 # A verb with 了 (开了多少列, 造了多少辆) asks what was done: a result, as RESULT_WORDS do (not 为了, 除了, 了解).
 PERFECTIVE_RE = re.compile(r"(?<![为除])(?<=[\u4e00-\u9fff])了(?!解)")
@@ -423,6 +424,8 @@ def cut(text: str, q: "Question") -> Parts:
     indicator, ask = (rest[: m.start()], rest[m.start():]) if m else (rest, "")
     indicator = PRONOUN_RE.sub("", SCOPE_RE.sub("", TAIL_RE.sub("", indicator)).strip(FILLER)).strip(FILLER)
     indicator = indicator if len(indicator) > 1 else ""  # 那2024年定的目标是多少？: 定 names no indicator
+    if INTENT_ONLY_RE.fullmatch(indicator):  # 那24年打算增长多少: 打算 asks for a plan, it names no indicator
+        indicator, ask = "", indicator + ask
     ask = "" if TAIL_RE.fullmatch(ask) else re.sub(r"呢(?=[？?]*$)", "", ask)  # 增速呢？ asks 增速？
     content = PRONOUN_RE.sub("", SCOPE_RE.sub("", TAIL_RE.sub("", ASK_RE.sub("", rest))).strip(FILLER + "要"))
     counted = COUNTED_RE.search(TAIL_RE.sub("", ask))

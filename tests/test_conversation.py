@@ -170,6 +170,8 @@ def corpus_analyzer():
     # a first clause that brings the place or year (换成起步区呢，…), and 另外， that turns to a new question
     ("历城区2024年打算新建几处公园游园？", "换成起步区呢，今年计划建几个公园？", "起步区2024年计划建几个公园?"),
     ("起步区2023年固定资产投资增长多少？", "另外，历城区2024年粮食总产量目标是多少？", "历城区2024年粮食总产量目标是多少？"),
+    # 打算 (like 计划) asks for a plan; it is no indicator of its own
+    ("历城区2023年规上工业增加值增长多少？", "那2024年打算增长多少", "历城区2024年规上工业增加值打算增长多少？"),
 ])
 def test_follow_ups_in_everyday_words(corpus_analyzer, earlier, follow_up, standalone):
     assert resolve(follow_up, [earlier], corpus_analyzer) == standalone
