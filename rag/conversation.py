@@ -26,6 +26,7 @@ RELATIVE_YEARS = {"那一年": 0, "那年": 0, "当年": 0, "同一年": 0, "同
                   "去年": -1, "前年": -2, "后一年": 1, "下一年": 1, "次年": 1, "第二年": 1}
 RELATIVE_YEAR_RE = re.compile("|".join(sorted(RELATIVE_YEARS, key=len, reverse=True)))
 THIS_YEAR = "今年"
+SAID_YEAR_RE = re.compile(r"(?<![比较])(?:去年|今年|明年|前年)")  # a year named from now (比去年 compares)
 # A count that names nothing after it (改了多少？ 办了多少场？): what it counts is the conversation's.
 COUNTS_NOTHING_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?[个所家项户辆名座条处件台套亩场批只部张间]?$")
 # A verb asked, no indicator: done (改了, 改造了) or meant (要改造, 要新建, 计划建).
@@ -200,10 +201,10 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
             thing = before[0].counted or before[0].indicator or before[0].content
             if thing:  # 2025年的目标呢？ after a result: the same indicator's plan
                 return f"{parts.place or before[0].place}{parts.year or before[0].year}{thing}目标是多少？"
-        return swap(swap(previous, before[0].place, parts.place), before[0].year, parts.year)
+        return swap(swap(previous, before[0].place, parts.place), before[0].year or said_year(previous), parts.year)
     if not parts.indicator and not before[0].indicator:
         # The last question was about no indicator (为什么…, 有哪些…): ask it again, with a new place or year.
-        return swap(swap(previous, before[0].place, parts.place), before[0].year, parts.year)
+        return swap(swap(previous, before[0].place, parts.place), before[0].year or said_year(previous), parts.year)
     place = parts.place or latest("place")
     year = parts.year or latest("year")
     if parts.indicator and not parts.ask and before[0].counted:
@@ -285,6 +286,13 @@ def about_last(question: str, standalone: str, history: Iterable[Answer | str], 
         return ""
     body = normalize(question).strip().rstrip("?？")
     return standalone.replace(body, about + body, 1) if body in standalone else ""
+
+
+def said_year(question: str) -> str:
+    """The year a question names from now (去年, 今年), which a follow-up's own year replaces (2025年呢？ after
+    济南去年新增城镇就业多少人？ asks of 2025, not of 2025 and 去年)."""
+    m = SAID_YEAR_RE.search(question)
+    return m.group(0) if m else ""
 
 
 def swap(text: str, old: str, new: str) -> str:

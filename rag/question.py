@@ -26,6 +26,7 @@ RESULT_WORDS = ("完成", "实现了", "达到了", "实际", "取得", "成效"
 # 重要 whole, so they do not count.
 INTENT = {"要", "打算", "争取", "将要"}
 INTENT_ONLY_RE = re.compile(r"(?:打算|准备|计划|预计|争取|力争|将要)+")  # words of intention, no indicator
+PLAN_VERBS = {"计划", "准备", "将", "预计", "力争", "争取"}  # what may come before a verb of what is planned
 SET_RE = re.compile(r"定[的了]?是?(多少|几)")  # 市中区定的多少？ asks what was set: a target (not 定为什么年)
 # A verb with 了 (开了多少列, 造了多少辆) asks what was done: a result, as RESULT_WORDS do (not 为了, 除了, 了解).
 PERFECTIVE_RE = re.compile(r"(?<![为除])(?<=[\u4e00-\u9fff])了(?!解)")
@@ -359,8 +360,8 @@ class Analyzer:
             elif nxt in SPLIT_SUFFIXES and tag[:1] in ("n", ""):
                 out.append(w)  # jieba split an unknown district from its suffix (章丘 + 区); 哪个县 names none
                 local.append(w)
-            elif tag == "ns":
-                out.append(w)  # 北京, 青岛: a place without its suffix
+            elif tag == "ns" and (k == 0 or words[k - 1] not in INTENT | PLAN_VERBS):
+                out.append(w)  # 北京, 青岛: a place without its suffix; not after 打算 (打算新建改造: a verb)
                 loose.append(w)
             elif (w == subject and tag == "nr" and not PLACE_SUFFIX_RE.search(w)  # 高新区's suffix is ruled above
                   and (YEAR_RE.match(nxt) or RELATIVE_YEAR_WORD_RE.fullmatch(nxt))):

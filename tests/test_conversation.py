@@ -172,6 +172,8 @@ def corpus_analyzer():
     ("起步区2023年固定资产投资增长多少？", "另外，历城区2024年粮食总产量目标是多少？", "历城区2024年粮食总产量目标是多少？"),
     # 打算 (like 计划) asks for a plan; it is no indicator of its own
     ("历城区2023年规上工业增加值增长多少？", "那2024年打算增长多少", "历城区2024年规上工业增加值打算增长多少？"),
+    # a year of its own replaces one the last question named from now (去年), not joins it
+    ("济南去年新增城镇就业多少人？", "2025年呢？", "济南2025年新增城镇就业多少人？"),
 ])
 def test_follow_ups_in_everyday_words(corpus_analyzer, earlier, follow_up, standalone):
     assert resolve(follow_up, [earlier], corpus_analyzer) == standalone

@@ -33,6 +33,8 @@ def test_a_district_outside_the_titles_must_be_named_by_the_answer_itself(analyz
     for question in ("章丘去年社零总额多少亿？", "那章丘2024年呢？"):
         assert analyzer(question).local_places == ["章丘"], question
     assert analyzer("钟倩带来了什么提案？").places == []  # a person's name, no year after it
+    # jieba tags 新建 a place (a county's name); after 打算 it is the verb of what is planned
+    assert analyzer("济南2025年打算新建改造多少个便民生活圈？").places == ["济南"]
 
 
 def test_a_district_named_without_its_suffix_is_searched_by_its_full_name(analyzer):
