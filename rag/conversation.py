@@ -17,7 +17,8 @@ from .textutil import normalize, ordinal_number
 # A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？
 MORE_RE = re.compile(r"^(还有|其他|其余|另外|再(说|来|举|讲|列)?一?[个份项条类种点家]|第[一二三四五六七八九十\d]+[个份项条类种点家]?|"
                      r"最后一[个份项条类种点家样])")
-CHANGE_END_RE = re.compile(r"(新增|净增|增加|减少|新建|新开工|新培育|新引进)了?$")  # how many new ones an indicator asks
+# How an indicator asks a change: new ones (新增了), or a rise or fall (降了, 提升了)
+CHANGE_END_RE = re.compile(r"(新增|净增|增加|减少|新建|新开工|新培育|新引进|下降|降|提升|提高|增长|上涨|涨)了?$")
 LAST_ITEM_RE = re.compile(r"最后一[个份项条类种点家样]")  # 最后一个呢？ after a list: its last item
 OTHERS_RE = re.compile(r"^(其他|其余|别的)的?")
 STILL_RE = re.compile(r"还有(吗|呢|哪些|什么|没有)?[？?]*$")

@@ -174,6 +174,8 @@ def corpus_analyzer():
     ("历城区2023年规上工业增加值增长多少？", "那2024年打算增长多少", "历城区2024年规上工业增加值打算增长多少？"),
     # a year of its own replaces one the last question named from now (去年), not joins it
     ("济南去年新增城镇就业多少人？", "2025年呢？", "济南2025年新增城镇就业多少人？"),
+    # a rise or fall asked is asked of the new indicator too (通行速度 is no level: 通行速度提升5%)
+    ("济南交通拥堵指数降了多少？", "通行速度呢？", "济南通行速度降了多少？"),
 ])
 def test_follow_ups_in_everyday_words(corpus_analyzer, earlier, follow_up, standalone):
     assert resolve(follow_up, [earlier], corpus_analyzer) == standalone
