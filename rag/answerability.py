@@ -49,6 +49,7 @@ ITEM_MARK_RE = re.compile(r"^\s*(?:\d{1,2}\s*[.．、](?!\d)|[（(][一二三四
 ENUMERATION_RE = re.compile(r"、|和|及|与|；|;|等|一是|/")  # items named together
 ROW_BREAK_RE = re.compile(r"[；;]")  # a table row's cells (normalized text has the half-width one)
 GENERIC_COUNT = "个|处|所|家|项|座|条|件|台|套|批|只|部|张|间|类|种|支"  # what 个 may stand for
+LOOSE_COUNTERS = ("个", "项", "件")  # counters of anything: 几项民生实事 is answered by 20件
 # A year in a span: 2023年, or 2024 before a name (入围 2024 中国制造业民营企业500强), not 2000 张 (a count).
 SPAN_YEAR_RE = re.compile(r"(?:20|19)\d{2}(?:\s*年|(?![\d.]|\s*(?:余|多)?(?:万|亿|千|百)?(?:%|[个所家项户辆名座条处件台套亩场批只部张间元吨人米])))")
 STATED_COUNT_RE = re.compile(r"\d+\s*[件个项家条类种所座批名位]")  # how many there are (20件民生实事)
@@ -161,7 +162,7 @@ def answer_type(q: Question, span: str, sentence: str = "") -> float:
     span = without_figures(SPAN_YEAR_RE.sub("", span), q.figures)  # nor a year, nor a figure the question states
     if q.unit:
         # 个 is the classifier of anything: 几个公园 is answered by 2处
-        unit = GENERIC_COUNT if q.unit == "个" else q.unit
+        unit = GENERIC_COUNT if q.unit in LOOSE_COUNTERS else q.unit
         units = UNIT_CELL_RE.findall(sentence) + UNIT_COLUMN_RE.findall(span) + UNIT_ROW_RE.findall(sentence)
         return float(has_amount(unit, span) or any(has_amount(unit, span.rstrip("；;，, \n") + u) for u in units))
     return float(bool(FIGURE_RE.search(ITEM_MARK_RE.sub("", span))))

@@ -107,6 +107,8 @@ def test_a_count_that_looks_like_a_year_is_still_a_count():
     parks = Question("起步区2024年计划建几个公园？", "x", qtype="number", unit="个", years=["2024"])
     assert answer_type(parks, "新建公园2处，") == 1.0  # 个 counts anything: 2处 answers 几个
     assert answer_type(parks, "新建绿道15公里，") == 0.0
+    deeds = Question("市中区2023年完成了几项民生实事？", "x", qtype="number", unit="项", years=["2023"])
+    assert answer_type(deeds, "20件民生实事全部兑现。") == 1.0  # 项, like 个, counts anything
     q = Question("济南2025年计划建多少张家庭养老床位？", "x", qtype="number", unit="张", years=["2025"])
     assert answer_type(q, "建成家庭养老床位 2000 张，") == 1.0  # 2000 张 counts beds; no year
     assert answer_type(q, "2024年建设家庭养老床位，") == 0.0  # a year, not a count
