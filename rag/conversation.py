@@ -10,8 +10,8 @@ from dataclasses import replace
 from typing import Iterable
 
 from .models import Answer
-from .question import (COUNT_UNITS, LEAD_RE, OPENER_RE, TAIL_RE, UNIT_RE, WHOLE_CITY_RE, YEAR_RE, Analyzer, Parts,
-                       place_level, place_stem)
+from .question import (COUNT_UNITS, LEAD_RE, OPENER_RE, SAID_YEAR_RE, TAIL_RE, UNIT_RE, WHOLE_CITY_RE, YEAR_RE, Analyzer,
+                       Parts, place_level, place_stem)
 from .textutil import normalize, ordinal_number
 
 # A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？
@@ -27,7 +27,6 @@ RELATIVE_YEARS = {"那一年": 0, "那年": 0, "当年": 0, "同一年": 0, "同
                   "去年": -1, "前年": -2, "后一年": 1, "下一年": 1, "次年": 1, "第二年": 1}
 RELATIVE_YEAR_RE = re.compile("|".join(sorted(RELATIVE_YEARS, key=len, reverse=True)))
 THIS_YEAR = "今年"
-SAID_YEAR_RE = re.compile(r"(?<![比较])(?:去年|今年|明年|前年)")  # a year named from now (比去年 compares)
 # A count that names nothing after it (改了多少？ 办了多少场？): what it counts is the conversation's.
 COUNTS_NOTHING_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?[个所家项户辆名座条处件台套亩场批只部张间]?$")
 # A verb asked, no indicator: done (改了, 改造了) or meant (要改造, 要新建, 计划建).

@@ -15,7 +15,7 @@ YEAR_RE = re.compile(r"(20\d{2}|19\d{2})\s*年?")
 YEAR_LEADS = "那在是从到与及至或的、年比较"  # words after which a two-digit number with 年 is a year of ours
 SHORT_YEAR_RE = re.compile(r"(?<![\d.％%第续近去满了几多每])([0-3]\d)(?=\s*年(?![来间内代以前后多半左了]))")
 DATED_RE = re.compile(r"(20\d{2}|19\d{2})\s*年")  # a year as a heading names it (统筹抓好2000个重大项目 names none)
-RELATIVE_YEAR_WORD_RE = re.compile(r"去年|今年|明年|前年|上年|当年")  # a year named relative to now
+SAID_YEAR_RE = re.compile(r"(?<![比较])(?:去年|今年|明年|前年|上年|当年)")  # a year named from now (比上年 compares)
 # One place-suffix rule for the package: 历城区, 商河县, 济南市, 港沟街道 …
 PLACE_SUFFIX_RE = re.compile(r"(区|县|市|镇|街道)$")
 SPLIT_SUFFIXES = ("区", "县", "市", "镇")  # a suffix jieba may split off a name it does not know (石川 + 区)
@@ -25,8 +25,9 @@ RESULT_WORDS = ("完成", "实现了", "达到了", "实际", "取得", "成效"
 # An auxiliary of intention as a word of its own (要增长多少, 打算建多少): what is planned. jieba keeps 主要, 需要,
 # 重要 whole, so they do not count.
 INTENT = {"要", "打算", "争取", "将要"}
-INTENT_ONLY_RE = re.compile(r"(?:打算|准备|计划|预计|争取|力争|将要)+")  # words of intention, no indicator
 PLAN_VERBS = {"计划", "准备", "将", "预计", "力争", "争取"}  # what may come before a verb of what is planned
+# Words of intention only (打算, 计划准备), which name no indicator
+INTENT_ONLY_RE = re.compile("(?:%s)+" % "|".join(sorted(w for w in INTENT | PLAN_VERBS if len(w) > 1)))
 SET_RE = re.compile(r"定[的了]?是?(多少|几)")  # 市中区定的多少？ asks what was set: a target (not 定为什么年)
 # A verb with 了 (开了多少列, 造了多少辆) asks what was done: a result, as RESULT_WORDS do (not 为了, 除了, 了解).
 PERFECTIVE_RE = re.compile(r"(?<![为除])(?<=[\u4e00-\u9fff])了(?!解)")
@@ -364,7 +365,7 @@ class Analyzer:
                 out.append(w)  # 北京, 青岛: a place without its suffix; not after 打算 (打算新建改造: a verb)
                 loose.append(w)
             elif (w == subject and tag == "nr" and not PLACE_SUFFIX_RE.search(w)  # 高新区's suffix is ruled above
-                  and (YEAR_RE.match(nxt) or RELATIVE_YEAR_WORD_RE.fullmatch(nxt))):
+                  and (YEAR_RE.match(nxt) or SAID_YEAR_RE.fullmatch(nxt))):
                 out.append(w)
                 local.append(w)
         return out, local, loose
