@@ -52,6 +52,11 @@ GENERIC_COUNT = "个|处|所|家|项|座|条|件|台|套|批|只|部|张|间|类
 LOOSE_COUNTERS = ("个", "项", "件")  # counters of anything: 几项民生实事 is answered by 20件
 # A year in a span: 2023年, or 2024 before a name (入围 2024 中国制造业民营企业500强), not 2000 张 (a count).
 SPAN_YEAR_RE = re.compile(r"(?:20|19)\d{2}(?:\s*年|(?![\d.]|\s*(?:余|多)?(?:万|亿|千|百)?(?:%|[个所家项户辆名座条处件台套亩场批只部张间元吨人米])))")
+# A date or a time: a figure in a time unit (1月9日, 18岁, 20世纪), an era (唐末, 上白垩纪早期, 四国征伐后), a season or a
+# part of a day. CMRC's dev half: every gold answer of a when-question but one has one (高二的时候 has too).
+DATE_RE = re.compile(r"[\d〇零一二两三四五六七八九十百千]\s*(?:年|月|日|号|世纪|时|点|岁)|世纪|年代|朝|时期|时代|时候|[早中晚初末]期|期间|"
+                     r"年间|[之以][前后初末来]|[年月][初底末中]|[春夏秋冬季旬宵晨夜纪末后]|星期|周[一二三四五六日末]|今天|昨天|明天|"
+                     r"当[天日时年]|同[年时]|元年|早上|上午|下午|晚上")
 STATED_COUNT_RE = re.compile(r"\d+\s*[件个项家条类种所座批名位]")  # how many there are (20件民生实事)
 
 
@@ -154,9 +159,12 @@ def answer_type(q: Question, span: str, sentence: str = "") -> float:
     """Whether the span holds the kind of answer asked for: a how-many question wants a figure in the unit it
     names (亿元, 家), or any figure when it names none. A table cell's unit is its row's (计算单位：亿元, or the
     row's name 地区生产总值（亿元）) or its column's (2023年增长（%）). A which-ones question that states how many
-    there are (20件民生实事是哪些) wants them named together (、 和 及 等 …): 20件民生实事全部兑现 names none."""
+    there are (20件民生实事是哪些) wants them named together (、 和 及 等 …): 20件民生实事全部兑现 names none.
+    A when-question (哪天, 什么时候) wants a date or a time besides the year it names."""
     if q.qtype == "list" and STATED_COUNT_RE.search(q.text):
         return float(names_items(span, q.figures))
+    if q.asks_when and not DATE_RE.search(re.sub("|".join(y + "年?" for y in q.years) or "^$", "", span)):
+        return 0.0  # 首展是哪天办的？ is not answered by 吸引500余家企业参展 (nor by the year it names itself)
     if q.qtype != "number":
         return 1.0
     span = without_figures(SPAN_YEAR_RE.sub("", span), q.figures)  # nor a year, nor a figure the question states

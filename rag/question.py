@@ -47,6 +47,8 @@ QTYPES = {
     "yesno": re.compile(r"是否|是不是|有没有|能否|会不会|可否|吗[？?]?$"),
 }
 WHAT_RE = re.compile(r"什么|啥")
+# A question after a date or a time (哪天开幕的？ 什么时候完工？): answered by one, not by a figure of something else.
+WHEN_RE = re.compile(r"哪天|哪一天|什么时候|啥时候|何时|几月|几号|哪年|哪一年|什么时间|哪个月|什么年代|哪个朝代|什么朝代|哪个时期|什么时期")
 HOW_MANY_RE = re.compile(r"多少|几|多大|多高|多长|多快|百分之")
 # The unit a "how many" question counts in: 多少家 -> 家, 多少万辆 -> 辆, 多少钱 -> 元, 第几 -> 位/名.
 # The units a how-many question may name after 多少/几 (多少公里, 几所).
@@ -203,6 +205,7 @@ class Question:
     unknown_places: list[str] = field(default_factory=list)  # places the corpus never mentions
     unknown_years: list[str] = field(default_factory=list)  # years the corpus never mentions
     qtype: str = "entity"  # number, list, why, yesno or entity
+    asks_when: bool = False  # after a date or a time (哪天, 什么时候)
     unit: str = ""  # the unit a how-many question counts in, as a regex alternative
     qualifiers: list[str] = field(default_factory=list)  # 人均, 平均 …: another indicator than the bare one
     wants_target: bool = False
@@ -292,7 +295,7 @@ class Analyzer:
             places=places, local_places=local, loose_places=loose,
             unknown_places=[p for p in places if not self._place_known(p)],
             unknown_years=[y for y in years if not self.knows(y)],
-            qtype=question_type(q), unit=expected_unit(q),
+            qtype=question_type(q), asks_when=bool(WHEN_RE.search(q)), unit=expected_unit(q),
             qualifiers=SUB_POPULATION_RE.findall(q) + [w for w in PER_UNIT if w in q],  # the reason names the first
             wants_target=any(w in q for w in TARGET_WORDS) or bool(INTENT & set(self.tokenizer.words(q)))
             or bool(SET_RE.search(q)),

@@ -127,6 +127,17 @@ def test_a_which_ones_question_that_states_how_many_wants_them_named():
     assert answer_type(plain, "它能改善睡眠，缓解疲劳") == 1.0
 
 
+def test_a_when_question_wants_a_date_or_a_time():
+    from rag.answerability import answer_type
+    q = Question("济南黄河国际会展中心首展是哪天办的？", "x", asks_when=True)
+    assert answer_type(q, "首展成功举办，吸引500余家企业参展，近4万人次到场参观") == 0.0  # figures, no date
+    assert answer_type(q, "首展于2023年9月20日成功举办") == 1.0
+    assert answer_type(q, "乡里组织在唐末开始瓦解") == 1.0  # an era is a time too
+    opened = Question("2024年济南市政协全会是哪天开幕的？", "x", asks_when=True, years=["2024"])
+    assert answer_type(opened, "2024年市政协全会隆重开幕") == 0.0  # the year it names itself is no answer
+    assert answer_type(opened, "1月9日，2024年市政协全会开幕") == 1.0
+
+
 def test_a_question_that_states_a_total_asks_for_a_part_the_passage_must_name():
     from rag.answerability import ask_agreement
     from rag.question import premise_and_ask

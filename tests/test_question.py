@@ -91,6 +91,11 @@ def test_question_types(question, qtype):
     assert question_type(question) == qtype
 
 
+def test_a_question_after_a_date_or_a_time(analyzer):
+    assert analyzer("2024年政协全会是哪天开幕的？").asks_when and analyzer("什么时候完工？").asks_when
+    assert not analyzer("2024年新增就业多少人？").asks_when
+
+
 @pytest.mark.parametrize("question, unit", [
     ("开行多少列？", "列"), ("花了多少钱？", "元"), ("增速是多少", "%|百分点"), ("叫什么", ""),
     ("济南的人口是多少？", "人"), ("出口额是多少？", "元"), ("民生支出占总支出多少？", "%|百分点"),
