@@ -41,8 +41,8 @@ UNIT_COLUMN_RE = re.compile(r"[（(]([^（）()]{1,4})[）)][：:]")  # a column
 UNIT_ROW_RE = re.compile(r"^[^；;]*?[（(]([^（）()]{1,4})[）)][；;]")  # a row named 地区生产总值（亿元）；
 NUMBER_CHARS = "0123456789一二两三四五六七八九十百千万亿"
 # A figure: digits, or a Chinese numeral that counts something (十二个方面, 两岁), not one inside a word (百姓, 一般),
-# an ordinal (第二届) or a name (二期, 一场两馆).
-FIGURE_RE = re.compile(r"\d|(?<![第一二两三四五六七八九十百千万亿])[一二两三四五六七八九十百千万亿]+\s*(?:多|余|几)?"
+# an ordinal (第二届) or a name (二期, 一场两馆). A class in Roman numerals (Ⅲ类水, III类 once normalized) counts.
+FIGURE_RE = re.compile(r"\d|(?<![A-Za-z])[IVXivx]{1,4}(?=类)|(?<![第一二两三四五六七八九十百千万亿])[一二两三四五六七八九十百千万亿]+\s*(?:多|余|几)?"
                        r"(?:[个项家条所座张名位次人元倍成年岁天月日周号类种级层米吨亩户部台套辆支只份篇本首头万亿]|公里|小时|分钟)")
 # A number that marks an item of a list, not a figure: 7.推动黄河大道二期, （三）, 二是
 ITEM_MARK_RE = re.compile(r"^\s*(?:\d{1,2}\s*[.．、](?!\d)|[（(][一二三四五六七八九十\d]{1,3}[)）]|[一二三四五六七八九十]{1,3}\s*[、是])")

@@ -113,6 +113,26 @@ def list_items(sentence: str, following: tuple[str, ...], limit: int) -> str:
     return text.rstrip("。；;，,、：:")
 
 
+RUN_ENDS = ("、", "和", "及", "与")  # a clause that ends so goes on with the next item
+
+
+def after_first_run(sentence: str) -> str:
+    """What a sentence lists after its first run of items (推动甲隧道、乙隧道建设，| 推进丙隧道、丁桥启动建设): a list
+    shown whole is still asked to go on (还有呢？), and people read its first run as the answer."""
+    clauses = split_clauses(sentence)
+    k = next((i for i, c in enumerate(clauses) if c.rstrip().endswith(RUN_ENDS)), None)
+    if k is None:
+        return ""
+    while k + 1 < len(clauses) and clauses[k].rstrip().endswith(RUN_ENDS):
+        k += 1
+    return "".join(clauses[k + 1:]).strip("，,、；; ")
+
+
+def given_whole(sentence: str, answer: str) -> bool:
+    """Whether an answer gave the sentence whole, and nothing else (once: not its rest again after it)."""
+    return squash(re.sub(r"\[\d+\]", "", answer)).rstrip("。；;，,、：:") == squash(sentence).rstrip("。；;，,、：:")
+
+
 def left_after(sentence: str, given: str) -> str:
     """The clauses of a sentence after the last one an answer gave (加快推进…216个产业类项目、…151个建设类项目 given:
     the 民生类项目 that follow); empty when the answer ended the sentence or gave none of it."""
@@ -245,7 +265,10 @@ class ExtractiveAnswerer(Answerer):
                 after = sentences[k + 1].strip() if k + 1 < len(sentences) else ""
                 if sent.strip() in q.said:
                     # Already quoted: a list continued says what comes next, first the rest of this sentence.
-                    sent, follows, after_said = left_after(sent.strip(), q.said[sent.strip()]), True, True
+                    rest = left_after(sent.strip(), q.said[sent.strip()])
+                    if q.qtype == "list" and given_whole(sent, q.said[sent.strip()]):
+                        rest = after_first_run(sent.strip())
+                    sent, follows, after_said = rest, True, True
                     if not sent:
                         continue
                 else:

@@ -14,9 +14,9 @@ from .question import (COUNT_UNITS, LEAD_RE, OPENER_RE, SAID_YEAR_RE, TAIL_RE, U
                        Parts, place_level, place_stem)
 from .textutil import normalize, ordinal_number
 
-# A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？
+# A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？ 再往下呢？
 MORE_RE = re.compile(r"^(还有|其他|其余|另外|再(说|来|举|讲|列)?一?[个份项条类种点家]|第[一二三四五六七八九十\d]+[个份项条类种点家]?|"
-                     r"最后一[个份项条类种点家样])")
+                     r"最后一[个份项条类种点家样]|再?往下|接着|下一[个份项条类种点家])")
 # How an indicator asks a change: new ones (新增了), or a rise or fall (降了, 提升了)
 CHANGE_END_RE = re.compile(r"(新增|净增|增加|减少|新建|新开工|新培育|新引进|下降|降|提升|提高|增长|上涨|涨)了?$")
 LAST_ITEM_RE = re.compile(r"最后一[个份项条类种点家样]")  # 最后一个呢？ after a list: its last item
@@ -122,11 +122,20 @@ def item_asked(question: str, history: Iterable[Answer | str], analyzer: Analyze
 
 def said_before(history: Iterable[Answer | str]) -> dict[str, str]:
     """The sentences the last answer quoted, each with the answer given from it, so that a list continued says
-    something new."""
-    last = list(history)[-1:] or [None]
-    if not isinstance(last[0], Answer):
+    something new; and those of the answers before it to the same question (还有呢？ 再往下呢？ goes on)."""
+    turns = list(history)
+    if not turns or not isinstance(turns[-1], Answer):
         return {}
-    return {c.quote: last[0].answer for c in last[0].citations if c.quote}
+    asked = turn_question(turns[-1])
+    said: dict[str, str] = {}
+    for turn in reversed(turns):
+        if not isinstance(turn, Answer) or turn_question(turn) != asked:
+            break
+        for c in turn.citations:
+            if c.quote:
+                said[c.quote] = said.get(c.quote, "") + turn.answer
+    # a list continued quotes what was left of a sentence: what was said of that part was said of the sentence
+    return {k: "".join(v for part, v in said.items() if part in k) for k in said}
 
 
 def quoted_for(question: str, history: Iterable[Answer | str], analyzer: Analyzer) -> set[str]:

@@ -127,6 +127,14 @@ def test_a_which_ones_question_that_states_how_many_wants_them_named():
     assert answer_type(plain, "它能改善睡眠，缓解疲劳") == 1.0
 
 
+def test_a_class_in_roman_numerals_is_a_figure():
+    from rag.answerability import answer_type
+    from rag.textutil import normalize
+    q = Question("大寺河水质到几类了？", "x", qtype="number")
+    assert answer_type(q, normalize("大寺河达到Ⅲ类水标准")) == 1.0 and answer_type(q, "大寺河达到III类水标准") == 1.0
+    assert answer_type(q, "大寺河水质持续改善") == 0.0
+
+
 def test_a_when_question_wants_a_date_or_a_time():
     from rag.answerability import answer_type
     q = Question("济南黄河国际会展中心首展是哪天办的？", "x", asks_when=True)

@@ -153,6 +153,19 @@ def test_a_list_question_gets_the_items_its_sentence_opens(answerer):
     assert "稳增长压力" in answerer.answer("某区发展存在哪些挑战和不足？", [lead]).answer
 
 
+def test_a_list_given_whole_goes_on_after_its_first_run_of_items(answerer, analyzer):
+    passage = hit("2024年，某区推动甲路穿黄隧道、乙路穿黄隧道、丙大桥建设，推进丁路穿黄隧道、戊桥启动建设。另有己桥建成。")
+    q = analyzer("某区2024年要推动建设哪些穿黄隧道？")
+    first = answerer.answer(q, [passage])
+    assert "甲路穿黄隧道" in first.answer and "戊桥" in first.answer, first.answer  # the sentence, whole
+    again = analyzer("某区2024年要推动建设哪些穿黄隧道？")
+    again.said = {c.quote: first.answer for c in first.citations if c.quote}
+    more = answerer.answer(again, [passage]).answer  # 还有呢？: the run people read as the answer is 甲 … 丙
+    assert "丁路穿黄隧道" in more and "甲路" not in more, more
+    again.said = {c.quote: first.answer + more for c in first.citations if c.quote}
+    assert "丁路" not in answerer.answer(again, [passage]).answer  # and once only
+
+
 def test_a_sentence_is_cited_once_per_document_but_again_from_another(answerer):
     said = "某区2024年地区生产总值增长6%左右，一般公共预算收入增长4%。"
     overlap = [hit("前言。" + said, source="a.txt"), hit(said + "后记。", source="a.txt")]

@@ -57,6 +57,7 @@ def test_an_llm_rewrite_that_loses_the_place_or_year_gives_way_to_the_rules(anal
 @pytest.mark.parametrize("question, continued", [
     ("还有呢？", True), ("第二份呢？", True), ("其他的呢？", True), ("还有哪一类？", True),
     ("还有其他类别吗？", True), ("还有别的措施吗？", True), ("再说一个", True), ("其他类别还有吗", True),
+    ("再往下呢？", True), ("接着说", True),
     ("其他城市的GDP还有吗", False),
     ("那市中区呢？", False), ("还有哪些新能源汽车企业在济南投产？", False), ("还有其他新能源汽车企业在济南投产吗？", False),
 ])
@@ -212,3 +213,18 @@ def test_a_turn_that_stood_on_its_own_starts_the_topic(analyzer):
     assert resolve("具体有哪些村？", [first, own], analyzer) == "历城区具体有哪些村？"  # not 2025 from before it
     # as plain strings the turns cannot tell: the older year still fills in
     assert "2025年" in resolve("具体有哪些村？", [first.question, own.question], analyzer)
+
+
+def test_a_list_continued_again_knows_everything_said_of_it():
+    from rag.conversation import said_before
+    from rag.models import Answer, Citation
+
+    sentence = "加快甲医药、乙制药等项目建设，推进丙平台建设，支持丁药谷等创新发展。"
+    asked = "某区要加快哪些项目建设？"
+    first = Answer(asked, "加快甲医药、乙制药等项目建设[1]", True, [Citation(1, "a.txt", "", "", "", quote=sentence)])
+    rest = sentence[sentence.index("推进"):]
+    more = Answer("还有呢？", "推进丙平台建设[1]", True, [Citation(1, "a.txt", "", "", "", quote=rest)], standalone=asked)
+    said = said_before([first, more])  # 再往下呢？: neither the first answer nor the second again
+    assert "甲医药" in said[sentence] and "丙平台" in said[sentence]
+    other = Answer("某区有哪些公园？", "公园甲[1]", True, [Citation(1, "a.txt", "", "", "", quote="公园甲。")])
+    assert set(said_before([other, first])) == {sentence}  # only the answers to the same question
