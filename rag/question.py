@@ -389,7 +389,7 @@ TAIL_RE = re.compile(r"(的)?(情况|数据|目标|要求|呢|吗)*[呢？?。!�
 COMPARE_WORD = r"(?<!占)比(?![重例率])(?=上年|去年|前年|全|\d|[^，,。？?]{0,8}(?:高|低|多|少|快|慢|增|降|提))"
 ASK_RE = re.compile(r"(同比|比上年|" + COMPARE_WORD + r"|增长|增速|增幅|目标|要求|计划|预期|预计|力争|实际|完成|达到|"
                     r"是多少|有多少|多少|排第|排名|几|是什么|有哪些|"
-                    r"哪些|哪一?[类个项种家份条]|为什么|为何|为啥|是啥|啥|咋|是否|怎么|如何)")
+                    r"哪些|哪一?[类个项种家份条]|为什么|为何|为啥|是啥|啥|咋|是否|怎么|如何|是?(?:" + WHEN_RE.pattern + "))")
 FILLER = "的"
 SCOPE_RE = re.compile(r"全市|全区|全县|全省|全国|整体|总体|全体")  # 济南全市呢: the place's whole, not an indicator
 # What a how-many question counts is its indicator: 多少所中小学 -> 中小学, so "幼儿园呢？" asks 多少所幼儿园.

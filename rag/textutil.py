@@ -88,7 +88,7 @@ def squash(text: str) -> str:
 # Abbreviations people type that the reports spell out; the full form is added, not substituted,
 # because the documents use both.
 ABBREVIATIONS = {"GDP": "地区生产总值", "规上": "规模以上", "CPI": "居民消费价格", "社零": "社会消费品零售总额",
-                 "固投": "固定资产投资", "高企": "高新技术企业", "技改": "技术改造"}
+                 "固投": "固定资产投资", "高企": "高新技术企业", "技改": "技术改造", "人代会": "人民代表大会"}
 # Everyday words for the terms reports use (经济总量 is 地区生产总值, 老百姓收入 is 居民人均可支配收入): the terms
 # of China's statistical reporting, not of one document.
 EVERYDAY_TERMS = {"经济总量": "地区生产总值", "老百姓收入": "居民人均可支配收入", "群众收入": "居民人均可支配收入",

@@ -91,6 +91,10 @@ def test_question_types(question, qtype):
     assert question_type(question) == qtype
 
 
+def test_a_standard_abbreviation_is_spelled_out(analyzer):
+    assert "人民代表大会" in analyzer("2025年的人代会是哪天开的？").search
+
+
 def test_a_question_after_a_date_or_a_time(analyzer):
     assert analyzer("2024年政协全会是哪天开幕的？").asks_when and analyzer("什么时候完工？").asks_when
     assert not analyzer("2024年新增就业多少人？").asks_when
