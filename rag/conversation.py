@@ -27,17 +27,18 @@ RELATIVE_YEARS = {"那一年": 0, "那年": 0, "当年": 0, "同一年": 0, "同
                   "去年": -1, "前年": -2, "后一年": 1, "下一年": 1, "次年": 1, "第二年": 1}
 RELATIVE_YEAR_RE = re.compile("|".join(sorted(RELATIVE_YEARS, key=len, reverse=True)))
 THIS_YEAR = "今年"
-# A count that names nothing after it (改了多少？ 办了多少场？): what it counts is the conversation's.
-COUNTS_NOTHING_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?[个所家项户辆名座条处件台套亩场批只部张间]?$")
+# A count that names nothing after it (改了多少？ 办了多少场？ 建了多少公里？): what it counts is the conversation's.
+COUNTS_NOTHING_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(?:[个所家项户辆名座条处件台套亩场批只部张间]|" + COUNT_UNITS + r")?$")
 # A verb asked, no indicator: done (改了, 改造了) or meant (要改造, 要新建, 计划建).
 DONE_VERB_RE = re.compile(r"[\u4e00-\u9fff]{1,3}了|(?:要|将|计划|打算|准备)[\u4e00-\u9fff]{1,2}")
 OWN_VERB_CHARS = 3  # 改, 开工, 提高到, 开工了; 人工造林 (4) is a thing. The longest verb of the dev follow-ups.
 # What a question counts or measures, once its ask words go: 计划人工造林多少亩 -> 人工造林.
 ASK_WORDS_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?" + COUNT_UNITS + r"?|计划|目标|预期|预计|力争|实际|打算|要求|"
                           r"同比|比上年|增长|增速|增幅|是|有")
-LEAD_CLAUSE_RE = re.compile(r"^(?:那么|那|换成|换到|改成|如果是|要是)?\s*(?P<head>[^，,？?]{2,10}?)\s*(?:的)?呢[，,]\s*(?P<rest>.+)$")
+LEAD_CLAUSE_RE = re.compile(r"^(?:那么|那|换成|换到|改成|如果是|要是)?\s*(?P<head>[^，,？?]{2,10}?)\s*(?:的)?呢[，,？?]\s*(?P<rest>.+)$")
 # A comparison asked as a follow-up (跟全市比呢？ 和历城区相比呢？): the same question for the other place.
 COMPARE_RE = re.compile(r"^(?:那)?(?:跟|和|与|同)(.{2,8}?)(?:相比|比较|比)(?:的话)?呢?")
+WHICH_RE = re.compile(r"哪些|哪[一二两三四五六七八九十几]?[个项家所座条]")  # which of the things counted
 ORDINAL_RE = re.compile(r"第[一二三四五六七八九十\d]+")  # 第二份呢？ after 第一份提案是什么？ asks for 第二份提案
 
 
@@ -211,6 +212,10 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
             if thing:  # 2025年的目标呢？ after a result: the same indicator's plan
                 return f"{parts.place or before[0].place}{parts.year or before[0].year}{thing}目标是多少？"
         return swap(swap(previous, before[0].place, parts.place), before[0].year or said_year(previous), parts.year)
+    if not parts.indicator and before[0].counted and (which := WHICH_RE.search(parts.ask)):
+        # 具体是哪些？ after 要加快推进几个输变电工程？: which of the things it counted
+        ask = which.group(0)
+        return f"{parts.place or latest('place')}{parts.year or latest('year')}{before[0].indicator}{ask}{before[0].counted}？"
     if not parts.indicator and not before[0].indicator:
         # The last question was about no indicator (为什么…, 有哪些…): ask it again, with a new place or year.
         return swap(swap(previous, before[0].place, parts.place), before[0].year or said_year(previous), parts.year)
@@ -235,8 +240,8 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
 
 
 def lead_clause(question: str) -> tuple[str, bool]:
-    """换成起步区呢，今年计划建几个公园？ asks 起步区今年计划建几个公园？ as a follow-up: the place or year its first clause
-    brings goes with the question of its second."""
+    """换成起步区呢，今年计划建几个公园？ (or 历城区呢？23年总量有多少？) asks 起步区今年计划建几个公园？ as a follow-up: the
+    place or year its first clause brings goes with the question of its second."""
     m = LEAD_CLAUSE_RE.match(normalize(question).strip())
     return (m.group("head") + m.group("rest"), True) if m else (question, False)
 

@@ -382,14 +382,14 @@ LEAD_RE = re.compile(r"^((那么|那|还有|另外|再|and)\s*(换成|换到|改
 OPENER_RE = re.compile(r"^(对了|顺便问一下|顺便问下|顺便问问|另外问一下|另外问下|另外(?=[，,])|再问一下|我想问一下|我想问|想问一下|"
                        r"请问一下|请问|问一下|问下|你好|您好)[，,：:！!\s]*")
 # A word that stands for the last turn's indicator (它的目标是多少？ 这个在全省排第几？): it names nothing new.
-PRONOUN_RE = re.compile(r"^(这个|这项|这一项|该项|它)(的|在)*")
+PRONOUN_RE = re.compile(r"^(这个|这项|这一项|该项|它|具体|分别)(的|在|是|有)*")  # 具体是哪些？ names no indicator
 TAIL_RE = re.compile(r"(的)?(情况|数据|目标|要求|呢|吗)*[呢？?。!！\s]*$")
 # Where the ask of a question starts: the figure's kind (增长, 目标 …) or the question word.
 # 比 compares when something follows that it is compared with and how (比全市高多少, 比上年): not 比亚迪, 比重.
 COMPARE_WORD = r"(?<!占)比(?![重例率])(?=上年|去年|前年|全|\d|[^，,。？?]{0,8}(?:高|低|多|少|快|慢|增|降|提))"
 ASK_RE = re.compile(r"(同比|比上年|" + COMPARE_WORD + r"|增长|增速|增幅|目标|要求|计划|预期|预计|力争|实际|完成|达到|"
                     r"是多少|有多少|多少|排第|排名|几|是什么|有哪些|"
-                    r"哪些|哪一?[类个项种家份条]|为什么|为何|为啥|是啥|啥|咋|是否|怎么|如何|是?(?:" + WHEN_RE.pattern + "))")
+                    r"哪些|哪[一二两三四五六七八九十几]?[类个项种家份条所座位名]|为什么|为何|为啥|是啥|啥|咋|是否|怎么|如何|是?(?:" + WHEN_RE.pattern + "))")
 FILLER = "的"
 SCOPE_RE = re.compile(r"全市|全区|全县|全省|全国|整体|总体|全体")  # 济南全市呢: the place's whole, not an indicator
 # What a how-many question counts is its indicator: 多少所中小学 -> 中小学, so "幼儿园呢？" asks 多少所幼儿园.

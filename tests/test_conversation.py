@@ -212,7 +212,7 @@ def test_a_follow_up_asks_of_the_quoted_sentence_only_when_it_holds_its_words(co
 def test_a_turn_that_stood_on_its_own_starts_the_topic(analyzer):
     first = Answer("2025年济南农村三变改革覆盖目标是多少？", "80%左右[1]", True)
     own = Answer("历城区确定了几个试点村？", "18个[1]", True)  # searched as asked: a new topic
-    assert resolve("具体有哪些村？", [first, own], analyzer) == "历城区具体有哪些村？"  # not 2025 from before it
+    assert resolve("具体有哪些村？", [first, own], analyzer) == "历城区确定了哪些试点村？"  # not 2025 from before it
     # as plain strings the turns cannot tell: the older year still fills in
     assert "2025年" in resolve("具体有哪些村？", [first.question, own.question], analyzer)
 
@@ -230,3 +230,17 @@ def test_a_list_continued_again_knows_everything_said_of_it():
     assert "甲医药" in said[sentence] and "丙平台" in said[sentence]
     other = Answer("某区有哪些公园？", "公园甲[1]", True, [Citation(1, "a.txt", "", "", "", quote="公园甲。")])
     assert set(said_before([other, first])) == {sentence}  # only the answers to the same question
+
+
+def test_which_ones_of_a_count_and_a_length_counted(analyzer):
+    # 具体是哪些？ after a count asks which of the things counted
+    assert resolve("具体是哪些？", ["历城区2024年要加快推进几个输变电工程？"], analyzer) == "历城区2024年要加快推进哪些输变电工程？"
+    # 建了多少公里？ names a unit, no thing: the last question's thing
+    assert "四好农村路" in resolve("历城区2023年建了多少公里？", ["济南2025年新改建“四好农村路”多少？"], analyzer)
+
+
+def test_a_lead_clause_may_end_with_a_question_mark():
+    from rag.conversation import lead_clause
+
+    assert lead_clause("历城区呢？2023年总量有多少？") == ("历城区2023年总量有多少?", True)  # normalized
+    assert lead_clause("换成起步区呢，今年计划建几个公园？") == ("起步区今年计划建几个公园?", True)

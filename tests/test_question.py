@@ -91,6 +91,10 @@ def test_question_types(question, qtype):
     assert question_type(question) == qtype
 
 
+def test_which_two_starts_the_ask(analyzer):
+    assert analyzer("2023年建成了哪两个省级和美乡村示范村？").parts.ask.startswith("哪两个")
+
+
 def test_a_standard_abbreviation_is_spelled_out(analyzer):
     assert "人民代表大会" in analyzer("2025年的人代会是哪天开的？").search
 
