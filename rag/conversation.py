@@ -225,7 +225,8 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
         # 幼儿园呢？ after 计划开工多少所中小学: the same ask, counting the new thing
         ask = before[0].ask.replace(before[0].counted, parts.indicator)
         return f"{place}{year}{before[0].indicator}{ask}".rstrip("?？") + "？"
-    indicator = parts.indicator or latest("indicator")
+    # 那24年实际建成了多少家智能工厂？ counts a thing of its own: not the last question's 要新建 again
+    indicator = parts.indicator or ("" if parts.counted else latest("indicator"))
     ask = parts.ask or latest("ask") or "是多少"
     if parts.indicator and not parts.ask and before[0].ask:
         # 服务业增加值呢: the new indicator, asked the way the last question asked, but not in its unit (智能算力规模呢？

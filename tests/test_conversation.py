@@ -79,6 +79,8 @@ def test_a_list_continued(analyzer, question, continued):
     ("济南2024年一般公共预算收入目标是多少？", "换成市中区呢？", "市中区2024年一般公共预算收入目标是多少？"),
     ("济南2025年一般公共预算收入预期增长多少？", "那2024年定的目标是多少？", "济南2024年一般公共预算收入目标是多少？"),
     ("济南2023年技术合同成交额是多少？", "这个在全省排第几？", "济南2023年技术合同成交额排第几？"),
+    # a count of its own thing, as a result: not the last question's plan verb again
+    ("济南2024年要新建多少家智能工厂？", "那2023年实际建成了多少家智能工厂？", "济南2023年实际建成了多少家智能工厂？"),
     # an ask of its own, after a date: not the last question's way of asking
     ("2024年济南市政协全会是哪天开幕的？", "人代会呢？", "济南市2024年人代会是哪天开幕的？"),
     # a new indicator asked the last way, but not in the last one's unit
