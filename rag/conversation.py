@@ -227,6 +227,8 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
         return f"{place}{year}{before[0].indicator}{ask}".rstrip("?？") + "？"
     # 那24年实际建成了多少家智能工厂？ counts a thing of its own: not the last question's 要新建 again
     indicator = parts.indicator or ("" if parts.counted else latest("indicator"))
+    if parts.indicator and parts.indicator in before[0].indicator:
+        indicator = before[0].indicator  # 营收增速呢？ after 规上服务业企业营收是多少？: the same 营收
     ask = parts.ask or latest("ask") or "是多少"
     if parts.indicator and not parts.ask and before[0].ask:
         # 服务业增加值呢: the new indicator, asked the way the last question asked, but not in its unit (智能算力规模呢？

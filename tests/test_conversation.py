@@ -79,6 +79,8 @@ def test_a_list_continued(analyzer, question, continued):
     ("济南2024年一般公共预算收入目标是多少？", "换成市中区呢？", "市中区2024年一般公共预算收入目标是多少？"),
     ("济南2025年一般公共预算收入预期增长多少？", "那2024年定的目标是多少？", "济南2024年一般公共预算收入目标是多少？"),
     ("济南2023年技术合同成交额是多少？", "这个在全省排第几？", "济南2023年技术合同成交额排第几？"),
+    # a part of the last indicator, asked more of: the whole of it again
+    ("历城2023年规上服务业企业营收是多少？", "2024年营收增速目标呢？", "历城2024年规上服务业企业营收增速目标？"),
     # a count of its own thing, as a result: not the last question's plan verb again
     ("济南2024年要新建多少家智能工厂？", "那2023年实际建成了多少家智能工厂？", "济南2023年实际建成了多少家智能工厂？"),
     # an ask of its own, after a date: not the last question's way of asking
