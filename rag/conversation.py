@@ -28,7 +28,7 @@ RELATIVE_YEARS = {"那一年": 0, "那年": 0, "当年": 0, "同一年": 0, "同
 RELATIVE_YEAR_RE = re.compile("|".join(sorted(RELATIVE_YEARS, key=len, reverse=True)))
 THIS_YEAR = "今年"
 # A count that names nothing after it (改了多少？ 办了多少场？ 建了多少公里？): what it counts is the conversation's.
-COUNTS_NOTHING_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(?:[个所家项户辆名座条处件台套亩场批只部张间]|" + COUNT_UNITS + r")?$")
+COUNTS_NOTHING_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(?:[只部]|" + COUNT_UNITS + r")?$")
 # A verb asked, no indicator: done (改了, 改造了) or meant (要改造, 要新建, 计划建).
 DONE_VERB_RE = re.compile(r"[\u4e00-\u9fff]{1,3}了|(?:要|将|计划|打算|准备)[\u4e00-\u9fff]{1,2}")
 OWN_VERB_CHARS = 3  # 改, 开工, 提高到, 开工了; 人工造林 (4) is a thing. The longest verb of the dev follow-ups.
