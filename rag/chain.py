@@ -85,17 +85,18 @@ class Engine:
         """A question of a conversation: cleaned, completed from the history (the standalone question that is
         searched) and read once."""
         typed = clean_question(question, self.settings.max_question_chars)
-        q = full_years(typed, analyzer(self.index).places)  # 24年 -> 2024年, for every reading below
+        a = analyzer(self.index)
+        q = full_years(typed, a.places, a.is_own_year)  # 24年 -> 2024年, for every reading below
         history = list(history)
         standalone = self.resolve(q, history)
         read = self.read(standalone)
         # A list continued (还有呢？), or the same question asked again: what the last answer did not say yet.
-        if history and (continues_list(q, analyzer(self.index)) or standalone == turn_question(history[-1])):
+        if history and (continues_list(q, a) or standalone == turn_question(history[-1])):
             read.said = said_before(history)
-            read.ordinal = item_asked(q, history, analyzer(self.index))
-        read.context = context_of(q, history, analyzer(self.index))
-        read.quoted = quoted_for(q, history, analyzer(self.index))
-        other = about_last(q, standalone, history, analyzer(self.index)) if history else ""
+            read.ordinal = item_asked(q, history, a)
+        read.context = context_of(q, history, a)
+        read.quoted = quoted_for(q, history, a)
+        other = about_last(q, standalone, history, a) if history else ""
         return {"question": typed, "standalone": standalone, "read": read, "other": other, "history": history,
                 "partial": self.index.manifest.get("partial")}
 
@@ -279,7 +280,8 @@ def search(query: str, *, index: str | os.PathLike = "index", k: int = 5, settin
     s = settings or Settings.from_env()
     q = clean_question(query, s.max_question_chars)
     engine = get_engine(index, s)
-    return citations_for(engine.retriever.search(engine.read(full_years(q, analyzer(engine.index).places)), k))
+    a = analyzer(engine.index)
+    return citations_for(engine.retriever.search(engine.read(full_years(q, a.places, a.is_own_year)), k))
 
 
 def stream_ask(question: str, *, history: Iterable[Answer | str] = (), index: str | os.PathLike = "index",

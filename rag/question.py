@@ -13,6 +13,9 @@ from .textutil import CJK_RE, expand_abbreviations, normalize, translated_words
 YEAR_RE = re.compile(r"(20\d{2}|19\d{2})\s*年?")
 # A year written with two digits (24年开了多少列？ 那22年呢？), not a span of years (连续21年, 近10年来, 第3年).
 YEAR_LEADS = "那在是从到与及至或的、年比较"  # words after which a two-digit number with 年 is a year of ours
+# The IDF below which a year is one the corpus is about: the seeds' 2023-2025 have 0.3-1.0, the years they or
+# CMRC's articles mention in passing (2022, 2016) 3 and over.
+OWN_YEAR_IDF = 2.0
 SHORT_YEAR_RE = re.compile(r"(?<![\d.％%第续近去满了几多每])([0-3]\d)(?=\s*年(?![来间内代以前后多半左了]))")
 DATED_RE = re.compile(r"(20\d{2}|19\d{2})\s*年")  # a year as a heading names it (统筹抓好2000个重大项目 names none)
 SAID_YEAR_RE = re.compile(r"(?<![比较])(?:去年|今年|明年|前年|上年|当年)")  # a year named from now (比上年 compares)
@@ -247,16 +250,17 @@ class Question:
                 and not any(t in p or p.startswith(t) for p in self.places)}
 
 
-def full_years(text: str, places: Iterable[str] = ()) -> str:
+def full_years(text: str, places: Iterable[str] = (), known: Callable[[str], bool] = lambda year: False) -> str:
     """The question with its two-digit years written out (24年 -> 2024年), as the documents write them: at its
-    start, after a place (历城区24年, 济南24年) or a word such as 那/在/到. After any other word the number is a
-    year of an era (民国29年, 明治29年) and stays."""
+    start, after a place (历城区24年, 济南24年) or a word such as 那/在/到, or anywhere when it is a year the corpus is
+    about (商业街24年拿了…, in a corpus of 2024 reports). After any other word the number is a year of an era
+    (民国29年, 明治29年) and stays."""
     stems = tuple(place_stem(p) for p in places if place_stem(p))
 
     def written_out(m: re.Match) -> str:
         before = text[:m.start()].rstrip()
         if (not before or not CJK_RE.match(before[-1]) or before[-1] in YEAR_LEADS or PLACE_SUFFIX_RE.search(before[-1])
-                or before.endswith(stems)):
+                or before.endswith(stems) or known("20" + m.group(1))):
             return "20" + m.group(1)
         return m.group(0)
 
@@ -271,6 +275,11 @@ class Analyzer:
         self.idf = idf
         self.places = list(places)  # places of the corpus's titles (历城区, 起步区 …)
         self._never = idf("\u0000") if idf else 0.0  # the IDF of a word no passage contains
+
+    def is_own_year(self, year: str) -> bool:
+        """Whether the corpus is about this year: many of its passages name it (2024 in a corpus of 2024 reports),
+        not only some (2016 in an encyclopedia). False without corpus statistics."""
+        return self.idf is not None and self.idf(year) < OWN_YEAR_IDF
 
     def knows(self, word: str) -> bool:
         """Whether some passage of the corpus uses this word (always True without corpus statistics)."""

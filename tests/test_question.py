@@ -215,6 +215,17 @@ def test_two_digit_years_are_written_out_but_spans_of_years_are_not():
     for span in ("泉水连续喷涌21年了吗", "近10年来", "第3年", "过去10年", "1.5年", "10年后", "2024年",
                  "民国29年，三门县是怎么成立的？", "明治29年台湾总督府补助哪儿的商船？"):  # eras' years stay
         assert full_years(span) == span
+    # after a noun, a year the corpus is about (a corpus of 2024 reports), not another: an era's stays
+    own = {"2024"}.__contains__
+    assert full_years("环联夜市商业街24年拿了什么称号？", [], own) == "环联夜市商业街2024年拿了什么称号？"
+    assert full_years("天正16年松平康重做了什么？", [], own) == "天正16年松平康重做了什么？"
+
+
+def test_a_year_the_corpus_is_about():
+    idf = {"2024": 0.3, "2016": 3.6}.get
+    a = Analyzer(ChineseTokenizer(), idf=lambda t: idf(t, 9.0))
+    assert a.is_own_year("2024") and not a.is_own_year("2016") and not a.is_own_year("2030")
+    assert not Analyzer(ChineseTokenizer()).is_own_year("2024")  # without corpus statistics: none
 
 
 def test_what_was_set_is_a_target_but_what_a_year_was_named_is_not(analyzer):
