@@ -250,7 +250,7 @@ class Question:
                 and not any(t in p or p.startswith(t) for p in self.places)}
 
 
-def full_years(text: str, places: Iterable[str] = (), known: Callable[[str], bool] = lambda year: False) -> str:
+def full_years(text: str, places: Iterable[str] = (), own_year: Callable[[str], bool] = lambda year: False) -> str:
     """The question with its two-digit years written out (24年 -> 2024年), as the documents write them: at its
     start, after a place (历城区24年, 济南24年) or a word such as 那/在/到, or anywhere when it is a year the corpus is
     about (商业街24年拿了…, in a corpus of 2024 reports). After any other word the number is a year of an era
@@ -260,7 +260,7 @@ def full_years(text: str, places: Iterable[str] = (), known: Callable[[str], boo
     def written_out(m: re.Match) -> str:
         before = text[:m.start()].rstrip()
         if (not before or not CJK_RE.match(before[-1]) or before[-1] in YEAR_LEADS or PLACE_SUFFIX_RE.search(before[-1])
-                or before.endswith(stems) or known("20" + m.group(1))):
+                or before.endswith(stems) or own_year("20" + m.group(1))):
             return "20" + m.group(1)
         return m.group(0)
 
