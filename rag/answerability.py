@@ -163,7 +163,7 @@ def answer_type(q: Question, span: str, sentence: str = "") -> float:
     A when-question (哪天, 什么时候) wants a date or a time besides the year it names."""
     if q.qtype == "list" and STATED_COUNT_RE.search(q.text):
         return float(names_items(span, q.figures))
-    if q.asks_when and not DATE_RE.search(re.sub("|".join(y + "年?" for y in q.years) or "^$", "", span)):
+    if q.asks_when and not DATE_RE.search(without_figures(span, [f"{y}年" for y in q.years] + q.years)):
         return 0.0  # 首展是哪天办的？ is not answered by 吸引500余家企业参展 (nor by the year it names itself)
     if q.qtype != "number":
         return 1.0
