@@ -53,6 +53,7 @@ WHAT_RE = re.compile(r"什么|啥")
 # A question after a date or a time (哪天开幕的？ 什么时候完工？): answered by one, not by a figure of something else.
 WHEN_RE = re.compile(r"哪天|哪一天|什么时候|啥时候|何时|几月|几号|哪年|哪一年|什么时间|哪个月|什么年代|哪个朝代|什么朝代|哪个时期|什么时期")
 HOW_MANY_RE = re.compile(r"多少|几|多大|多高|多长|多快|百分之")
+HOW_BIG_RE = re.compile(r"多[大高长快远宽深久]")
 # The unit a "how many" question counts in: 多少家 -> 家, 多少万辆 -> 辆, 多少钱 -> 元, 第几 -> 位/名.
 # The units a how-many question may name after 多少/几 (多少公里, 几所).
 COUNT_UNITS = r"(个百分点|百分点|平方米|平方公里|公里|千瓦|方面|[个条家亩人天辆所座项台套件名位次吨户间处场批列倍元岁种张])"
@@ -318,7 +319,8 @@ class Analyzer:
         weights: dict[str, float] = {}
         evidence: dict[str, float] = {}
         unseen: list[str] = []
-        for t in self.tokenizer(text):
+        # A space after 多大/多长 keeps jieba from gluing the question word to the noun it asks (多大规模 -> 大规模).
+        for t in self.tokenizer(HOW_BIG_RE.sub(r"\g<0> ", text)):
             if self.idf is not None:
                 if not self.knows(t):
                     # A word the corpus never uses (块头, 打算, 何在) is the asker's phrasing, not evidence.
