@@ -231,3 +231,10 @@ def test_a_year_the_corpus_is_about():
 def test_what_was_set_is_a_target_but_what_a_year_was_named_is_not(analyzer):
     assert analyzer("市中区定的多少？").wants_target and analyzer("增长目标定了几个百分点").wants_target
     assert not analyzer("市中区把2024年定为什么年？").wants_target
+
+
+def test_how_big_is_not_glued_to_the_noun_it_asks():
+    # jieba cuts 多大规模 as 多 + 大规模; 规模 is what is asked, 大规模 (a rarer word) would outweigh the rest.
+    known = Analyzer(ChineseTokenizer(), idf=lambda t: 1.0 if t in {"投资", "规模", "大规模", "项目"} else 9.0)
+    topic = known("产业项目计划投资多大规模？").topic
+    assert "规模" in topic and "大规模" not in topic
