@@ -209,6 +209,7 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
         # 那市中区呢？ 2025年呢？: the last question again, with the new place or year.
         if q.wants_target and not analyzer(previous).wants_target:
             thing = before[0].counted or before[0].indicator or before[0].content
+            thing = SAID_YEAR_RE.sub("", thing) if parts.year else thing  # 今年目标呢？ after 去年…: not both years
             if thing:  # 2025年的目标呢？ after a result: the same indicator's plan
                 return f"{parts.place or before[0].place}{parts.year or before[0].year}{thing}目标是多少？"
         return swap(swap(previous, before[0].place, parts.place), before[0].year or said_year(previous), parts.year)
@@ -238,6 +239,8 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
             ask = change.group(0) + ask  # 企业养老保险呢？ after 医疗保险参保人数新增了多少？: new ones, again
     if q.wants_target and not analyzer(f"{indicator}{ask}").wants_target:
         ask = "目标是多少"  # 一般公共预算收入今年目标呢？ after 实际涨了多少？: the target, not the result
+    if parts.year:
+        indicator = SAID_YEAR_RE.sub("", indicator)  # 今年目标呢？ after 去年…涨了多少？: its own year, not both
     standalone = f"{place}{year}{indicator}{ask}"
     return standalone.rstrip("?？") + "？"
 
@@ -280,8 +283,8 @@ def this_year(question: str, earlier: list[str], analyzer: Analyzer) -> str:
     if q.years:
         return question
     year = next((y for t in reversed(earlier) for y in analyzer(t).years[:1]), "")
-    if not year:
-        return question.replace(THIS_YEAR, "", 1)
+    if not year:  # 今年呢？ after 去年…多少？ swaps the year said; after no year at all it names none
+        return question if said_year(earlier[-1]) else question.replace(THIS_YEAR, "", 1)
     plan = q.wants_target and not analyzer(earlier[-1]).wants_target
     return question.replace(THIS_YEAR, f"{int(year) + plan}年", 1)
 

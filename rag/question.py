@@ -445,4 +445,6 @@ def cut(text: str, q: "Question") -> Parts:
     ask = "" if TAIL_RE.fullmatch(ask) else re.sub(r"呢(?=[？?]*$)", "", ask)  # 增速呢？ asks 增速？
     content = PRONOUN_RE.sub("", SCOPE_RE.sub("", TAIL_RE.sub("", ASK_RE.sub("", rest))).strip(FILLER + "要"))
     counted = COUNTED_RE.search(TAIL_RE.sub("", ask))
+    if not year and SAID_YEAR_RE.fullmatch(indicator):
+        year, indicator, content = indicator, "", ""  # 去年呢？ names a year, no indicator
     return Parts(place, year, indicator, ask, content, counted.group("noun") if counted else "")

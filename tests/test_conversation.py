@@ -248,3 +248,11 @@ def test_a_lead_clause_may_end_with_a_question_mark():
 
     assert lead_clause("历城区呢？2023年总量有多少？") == ("历城区2023年总量有多少?", True)  # normalized
     assert lead_clause("换成起步区呢，今年计划建几个公园？") == ("起步区今年计划建几个公园?", True)
+
+
+def test_a_year_said_from_now_is_a_year_to_swap(analyzer):
+    # 去年呢？ names a year, not an indicator: the last question again, of that year.
+    assert resolve("去年呢？", ["济南保障性租赁住房要筹多少？"], analyzer) == "去年济南保障性租赁住房要筹多少？"
+    # 今年 replaces the 去年 the last question said, rather than standing beside it.
+    assert resolve("今年呢？", ["济南去年支路街巷整治了多少条？"], analyzer) == "济南今年支路街巷整治了多少条？"
+    assert "去年" not in resolve("今年目标呢", ["历城区去年老百姓收入涨了多少？"], analyzer)
