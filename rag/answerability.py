@@ -243,16 +243,25 @@ CHANGE_RE = re.compile(r"(?:新增|净增|增加|增长|增幅|增速|提高|提
 ASKS_CHANGE_RE = re.compile(r"新|增|涨|降|减|提高|提升|提到|多了|少了|同比|变化|幅度|" + COMPARE_WORD)
 
 
+VALUE_ADDED_RE = re.compile(r"增加值|增值税")  # names of levels that hold a change verb's character
+GROWTH_RATE_RE = re.compile(r"(?:增长|增幅|增速|下降|提高|提升)(?:了)?\s*[\d.]+\s*%")
+
+
 def level_agreement(q: Question, span: str, sentence: str) -> float:
     """0 when a how-many question asks a level (人口是多少) and the clause that gives the figure for the question's
     words gives a change (新增覆盖人口35万人, 增长6%); 1 otherwise: when the question asks a change, a target
     (targets are mostly growth: 地区生产总值增长6%), or names the change's verb (建了多少 of 新建5G基站1134个)."""
-    text = normalize(q.text)
+    text = VALUE_ADDED_RE.sub("", normalize(q.text))
     if q.qtype != "number" or q.wants_target or ASKS_CHANGE_RE.search(text):
         return 1.0
     clauses, at = figure_clauses(q, span, sentence)
-    change = CHANGE_RE.search(clauses[at])
-    return 0.0 if change and change.group().lstrip("新") not in text else 1.0
+    change = CHANGE_RE.search(VALUE_ADDED_RE.sub("", clauses[at]))
+    if change and change.group().lstrip("新") not in text:
+        return 0.0
+    # The clause that names the indicator asked, when it gives its rate of growth: 金融业增加值增长7.9% answers no
+    # 金融业增加值有多少亿元, whatever other clause of the span has 亿元.
+    named = max(range(len(clauses)), key=lambda i: (sum(w for t, w in q.topic.items() if t in clauses[i].lower()), -i))
+    return 0.0 if GROWTH_RATE_RE.search(VALUE_ADDED_RE.sub("", clauses[named])) else 1.0
 
 
 def figure_clauses(q: Question, span: str, sentence: str) -> tuple[list[str], int]:

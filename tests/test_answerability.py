@@ -272,6 +272,15 @@ def test_a_level_asked_is_not_answered_by_a_change():
     # the clause that gives the figure for the question's words, not the first with a figure
     tax = Question("历城区税收占比多少？", "x", qtype="number", unit="%|百分点", evidence={"税收": 3.0, "占比": 1.0})
     assert level_agreement(tax, "同比增长9.33%，税收占比达82.29%", "x") == 1.0
+    # 增加值 names a level; the clause that names the indicator gives its growth rate, whatever has 亿元 beside it
+    value = Question("历城区2023年金融业增加值有多少亿元？", "x", qtype="number", unit="元",
+                     evidence={"金融业": 3.0, "增加值": 2.0, "亿元": 1.0})
+    span = "金融业增加值增长7.9%，发放纾困贷款6.57亿元"
+    assert level_agreement(value, span, span) == 0.0
+    assert level_agreement(value, "实现金融业增加值110.8亿元，同比增长6%", "x") == 1.0
+    share = Question("数字经济核心产业增加值占比要达到多少？", "x", qtype="number", unit="%|百分点",
+                     evidence={"增加值": 2.0, "占比": 1.0})
+    assert level_agreement(share, "数字经济核心产业增加值占比达到20%", "x") == 1.0
 
 
 def test_a_how_much_question_without_a_unit_wants_a_figure_not_an_item_number_or_a_name():
