@@ -31,6 +31,9 @@ THIS_YEAR = "今年"
 COUNTS_NOTHING_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(?:[只部]|" + COUNT_UNITS + r")?$")
 # A verb asked, no indicator: done (改了, 改造了) or meant (要改造, 要新建, 计划建).
 DONE_VERB_RE = re.compile(r"[\u4e00-\u9fff]{1,3}了|(?:要|将|计划|打算|准备)[\u4e00-\u9fff]{1,2}")
+# A follow-up read about the last indicator says little of its own (占比多少？ 总量在全市排第几？): at most this many
+# characters besides place, year and ask words. Dev follow-up accuracy: 0.862 at 6-7 and 10, 0.865 at 8-9, 0.861 at 12.
+ABOUT_LAST_CHARS = 8
 OWN_VERB_CHARS = 3  # 改, 开工, 提高到, 开工了; 人工造林 (4) is a thing. The longest verb of the dev follow-ups.
 # What a question counts or measures, once its ask words go: 计划人工造林多少亩 -> 人工造林.
 ASK_WORDS_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?" + COUNT_UNITS + r"?|计划|目标|预期|预计|力争|实际|打算|要求|"
@@ -300,6 +303,8 @@ def about_last(question: str, standalone: str, history: Iterable[Answer | str], 
     parts = q.parts
     if parts.place or parts.year or continues_list(question, analyzer) or is_follow_up(question, parts, analyzer):
         return ""
+    if len(parts.content) > ABOUT_LAST_CHARS:
+        return ""  # 去年粮食总产多少？ names a subject of its own: not 首个…安全证书是谁拿 + 粮食总产
     last = analyzer(earlier[-1]).parts
     about = last.counted or last.indicator
     if not about or about in question:

@@ -102,6 +102,9 @@ def test_a_question_of_its_own_may_also_be_about_the_last_indicator(analyzer):
     # a follow-up with its own place, or with no history, has only one reading
     assert about_last("市中区呢？", resolve("市中区呢？", earlier, analyzer), earlier, analyzer) == ""
     assert about_last("占比多少？", "占比多少？", [], analyzer) == ""
+    # one that names a subject of its own is not glued to the last indicator
+    own = "全国首个主粮作物基因编辑安全证书是谁拿的？"
+    assert about_last(own, resolve(own, earlier, analyzer), earlier, analyzer) == ""
 
 
 def test_a_follow_up_without_place_or_year_stays_in_the_quoted_passage(analyzer):
