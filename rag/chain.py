@@ -16,13 +16,14 @@ from .chunking import SECTION_SEP
 from .config import CHUNKER_VERSION, Settings
 from .embeddings import BaseEmbeddings, Reconnecting, get_embeddings
 from .conversation import (about_last, check_rewrite, context_of, continues_list, item_asked, quoted_for, resolve,
+                           without_inherited_year,
                            said_before, turn_question)
 from .errors import BadQuestion, EmbeddingError, IndexMismatch, IndexMissing, LLMError, RagError
 from .milvus import is_milvus
 from .models import Answer, Citation
 from .outline import Outline, asks_next, part_asked, without_part
 from .question import Question, full_years
-from .retriever import HybridRetriever, analyzer, document_text
+from .retriever import HybridRetriever, analyzer, document_text, place_years
 from .store import FORMAT, Index, Progress, build_index, corpus_signature, live_version, load_index, read_manifest
 
 
@@ -97,7 +98,10 @@ class Engine:
         read.context = context_of(q, history, a)
         read.quoted = quoted_for(q, history, a)
         other = about_last(q, standalone, history, a) if history else ""
-        return {"question": typed, "standalone": standalone, "read": read, "other": other, "history": history,
+        yearless = (without_inherited_year(q, standalone, a, lambda place: place_years(self.index, place))
+                    if history else "")
+        return {"question": typed, "standalone": standalone, "read": read, "other": other, "yearless": yearless,
+                "history": history,
                 "partial": self.index.manifest.get("partial")}
 
     def part(self, turn: dict) -> Answer | None:
@@ -133,6 +137,13 @@ class Engine:
         """The turn with its hits. A follow-up read two ways (占比多少？ on its own, or about the last indicator)
         keeps the reading whose passages answer it with more confidence; the first on a tie."""
         hits = self.retriever.search(turn["read"], top_k)
+        if turn.get("yearless") and not self.judge.confidence(turn["read"], hits):
+            # a place swapped in, with the conversation's year, has nothing: the district's figure of its own year
+            read = self.read(turn["yearless"])
+            read.context, read.quoted = turn["read"].context, turn["read"].quoted
+            other = self.retriever.search(read, top_k)
+            if self.judge.confidence(read, other):
+                return {**turn, "standalone": turn["yearless"], "read": read, "hits": other}
         if not turn.get("other"):
             return {**turn, "hits": hits}
         read = self.read(turn["other"])

@@ -1,6 +1,8 @@
 """Hybrid retrieval: dense (FAISS) and BM25 candidates, fused (rag.fusion), then domain reranking (rag.rerank)."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
@@ -12,7 +14,7 @@ from .embeddings import BaseEmbeddings
 from .errors import EmbeddingError
 from .fusion import reciprocal_rank, scale_by_max, scale_min_max
 from .models import ScoredChunk
-from .question import Analyzer, Question, main_place, title_places
+from .question import Analyzer, Question, main_place, same_place, title_places
 from .rerank import rerank_bonus, sentence_coverage
 from .store import Index
 
@@ -153,3 +155,15 @@ def document_text(index: Index, source: str) -> str:
     if source not in cache:
         cache[source] = "\n".join(c.norm_text for c in index.chunks if c.source == source)
     return cache[source]
+
+
+def place_years(index: Index, place: str) -> set[str] | None:
+    """The years the documents about a place name (历城区: its report of 2023 and plan of 2024), cached; None when
+    no document's title names the place."""
+    cache = index.cache.setdefault("place_years", {})
+    if place not in cache:
+        sources = {c.source: c.title for c in index.chunks}
+        own = [s for s, title in sources.items() if same_place(main_place(title, known_places(index)), place)]
+        text = " ".join(document_text(index, s) for s in own)
+        cache[place] = set(re.findall(r"((?:19|20)\d{2})\s*年", text)) if own else None  # not 2072个
+    return cache[place]

@@ -183,3 +183,17 @@ def test_a_past_year_asked_plainly_is_answered_with_what_it_came_to(tmp_path, fa
     kw = dict(index=index, settings=fake_settings)
     assert "36万辆" in ask("青禾县2024年新能源汽车产量有多少？", **kw).answer  # the year is over: its result
     assert "40万辆" in ask("青禾县2024年新能源汽车产量目标是多少？", **kw).answer  # its plan, when asked
+
+
+def test_a_place_swapped_in_is_answered_for_its_own_year(tmp_path, fake_settings):
+    corpus = tmp_path / "years"
+    corpus.mkdir()
+    (corpus / "city.txt").write_text("# 青禾市2025年工作报告\n\n## 一、民生\n\n2025年青禾市开发城乡公益性岗位3000个。\n", "utf-8")
+    (corpus / "district.txt").write_text("# 石川区2024年计划\n\n## 一、民生\n\n2024年石川区开发城乡公益性岗位2790个。\n", "utf-8")
+    index = str(tmp_path / "years-index")
+    build_index([str(corpus)], index=index, settings=fake_settings)
+    first = ask("青禾市2025年要开发多少个城乡公益性岗位？", index=index, settings=fake_settings)
+    assert first.found and "3000" in first.answer
+    # 石川区's documents never name 2025: its figure of its own year, searched without the year taken over
+    a = ask("那石川区呢？", history=[first], index=index, settings=fake_settings)
+    assert a.found and "2790" in a.answer and "2025" not in a.standalone and a.standalone.startswith("石川区")

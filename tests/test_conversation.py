@@ -259,3 +259,17 @@ def test_a_year_said_from_now_is_a_year_to_swap(analyzer):
     # 今年 replaces the 去年 the last question said, rather than standing beside it.
     assert resolve("今年呢？", ["济南去年支路街巷整治了多少条？"], analyzer) == "济南今年支路街巷整治了多少条？"
     assert "去年" not in resolve("今年目标呢", ["历城区去年老百姓收入涨了多少？"], analyzer)
+
+
+def test_a_place_swapped_in_may_drop_a_year_its_documents_never_name(analyzer):
+    from rag.conversation import without_inherited_year
+
+    earlier = ["2025年济南要开发多少个城乡公益性岗位？"]
+    standalone = resolve("那历城区呢？", earlier, analyzer)
+    assert "2025年" in standalone
+    years = {"历城区": {"2023", "2024"}, "市中区": {"2024", "2025"}}
+    assert without_inherited_year("那历城区呢？", standalone, analyzer, years.get) == "历城区要开发多少个城乡公益性岗位？"
+    # the place's documents name the year, or the follow-up names its own: the year stays
+    assert without_inherited_year("市中区呢？", resolve("市中区呢？", earlier, analyzer), analyzer, years.get) == ""
+    assert without_inherited_year("历城区2024年呢？", resolve("历城区2024年呢？", earlier, analyzer), analyzer,
+                                  years.get) == ""
