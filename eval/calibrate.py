@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from rag import Settings
-from rag.answerability import EMBEDDING_FEATURES, FEATURES, STOPS, WEIGHTS_FILE, question_reason
+from rag.answerability import EMBEDDING_FEATURES, FEATURES, WEIGHTS_FILE, question_reason
 from rag.chain import get_engine
 
 from .runner import Item, bare, cmrc_items, load_items
@@ -126,16 +126,14 @@ def floor(cs: list[Case], feature: str) -> float:
 
 def decide(cs: list[Case], w: np.ndarray, b: float, t: float, gates: list[str], ceilings: dict[str, float],
            floors: dict[str, float]) -> dict:
-    """The answerer's rule on cached candidates: answer with the first candidate whose probability >= t, unless a
-    candidate before it failed a stop (rag.answerability.STOPS). Metrics per dev group, with the largest
-    false-decline rate over the groups."""
+    """The answerer's rule on cached candidates: answer with the first candidate whose probability >= t. Metrics
+    per dev group, with the largest false-decline rate over the groups."""
     def outcome(c: Case) -> tuple[bool, bool]:
         if c.hard or not len(c.x):
             return False, False
         p = passes(c.x, gates, ceilings, floors) / (1 + np.exp(-(c.x @ w + b)))
         ok = np.nonzero(p >= t)[0]
-        stop = np.nonzero(np.any(c.x[:, [FEATURES.index(f) for f in STOPS]] <= 0, axis=1))[0]
-        if len(ok) and (not len(stop) or ok[0] < stop[0]):
+        if len(ok):
             return True, bool(c.y[ok[0]])
         return False, False
 

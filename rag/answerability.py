@@ -31,9 +31,6 @@ FEATURES = ("coverage", "coverage_all", "bound", "chars", "dense", "year", "plac
             "qualifier", "plan", "atype", "level", "joint", "ask", "rival", "unseen", "words", "rank", "number", "list", "why",
             "yesno")
 EMBEDDING_FEATURES = ("dense",)  # a cosine: its scale belongs to the embedding model
-# An agreement whose failure on a candidate ends the search: the best passage is a district's when the city is
-# asked about, and the passages after it match the question less (they are not the city's figure either).
-STOPS = ("scope",)
 # The agreements that make a well-matched candidate the wrong place's, year's or kind's figure.
 AGREEMENTS = ("year", "place", "place_loose", "scope", "qualifier", "plan", "level", "joint", "ask")
 UNIT_CELL_RE = re.compile(r"单位[：:]\s*([^；;\n]{1,6})")  # a table row's 计算单位：亿元

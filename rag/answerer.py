@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from functools import reduce
 from typing import Callable, Iterator
 
-from .answerability import (NOT_FOUND, STOPS, Answerability, Verdict, answer_type, ask_agreement, bound_coverage,
+from .answerability import (NOT_FOUND, Answerability, Verdict, answer_type, ask_agreement, bound_coverage,
                             joint_agreement, level_agreement, load_weights, loose_place_agreement, model_for,
                             place_agreement, plan_agreement, qualifier_agreement, question_reason, rivals, scope_agreement,
                             year_agreement)
@@ -429,9 +429,9 @@ class ExtractiveAnswerer(Answerer):
 
     def choose(self, q: Question, hits: list[ScoredChunk]) -> tuple[_Candidate | None, Verdict | None]:
         """The best candidate that the answerability model accepts (None if none does), and the verdict on the
-        first candidate: a passage about another year or place gives way to the next passage's candidate
-        rather than to a decline (unless it fails a stop: a district's passage when the city is asked about),
-        and a decline gives the first candidate's reason."""
+        first candidate: a passage about another year or place (or a district's, when the city is asked about)
+        gives way to the next passage's candidate rather than to a decline, and a decline gives the first
+        candidate's reason."""
         first: Verdict | None = None
         found = self.assess(q, hits)[1]
         for cand, f in found:
@@ -451,8 +451,6 @@ class ExtractiveAnswerer(Answerer):
                 # whose answer was judged then; its own words need not match the question again.
                 return cand, Verdict(verdict.p, True)
             first = first or verdict
-            if any(f.get(k, 1.0) <= 0 for k in STOPS):
-                break
         return None, first
 
     def planned_for(self, q: Question, hits: list[ScoredChunk], cand: _Candidate) -> bool:

@@ -248,3 +248,14 @@ def test_a_year_the_premise_states_is_not_asked(answerer):
     passage = hit("去年，某区填补公交线网空白92公里。", title="某区2024年工作报告")
     a = answerer.answer("某区2024年填补线网空白80.7公里，2023年填补线网空白多少公里？", [passage])
     assert a.found and "92公里" in a.answer
+
+
+def test_a_district_passage_gives_way_to_the_citys_own_when_the_city_is_asked():
+    # 某市 is the city, 某区 a district in it: the district's figure is not the city's, the city's report after it is.
+    city = Analyzer(ChineseTokenizer(), places=["某市", "某区"])
+    answerer = ExtractiveAnswerer(city, answerability=Answerability(load_weights()["lexical"], threshold=0.0))
+    district = hit("2024年农村居民人均可支配收入增长6.5%。", title="某区2024年计划")
+    own = hit("2024年城乡居民人均可支配收入分别增长5.5%左右和6.5%以上。", title="某市2024年工作报告", source="b.txt")
+    a = answerer.answer("某市2024年农村居民人均可支配收入预期增长多少？", [district, own])
+    assert a.found and "6.5%以上" in a.answer and a.citations[0].source == "b.txt"
+    assert not answerer.answer("某市2024年农村居民人均可支配收入预期增长多少？", [district]).found
