@@ -388,7 +388,7 @@ class Analyzer:
 # 全市 as a question's subject, the whole city: at its start, after 那/还有 (那全市呢？ 全市2024年…).
 WHOLE_CITY_RE = re.compile(r"^(?:那么|那|还有|换成|如果是)?\s*全市(?!排|第|居|位|名列|列)")  # 全市排第几: a scope
 # A follow-up leans on what came before: 那市中区呢？ 还有呢？ 2025年的呢？ 同比增长多少？
-LEAD_RE = re.compile(r"^((那么|那|还有|另外|再|and)\s*(换成|换到|改成|如果是|要是)?|换成|换到|改成|如果是|要是)\s*")
+LEAD_RE = re.compile(r"^((那么|那个|那些|那|还有|另外|再|and)\s*(换成|换到|改成|如果是|要是)?|换成|换到|改成|如果是|要是)\s*")
 # How people turn to a new question in a chat (对了，历城区…); it is no part of what they ask.
 OPENER_RE = re.compile(r"^(对了|顺便问一下|顺便问下|顺便问问|另外问一下|另外问下|另外(?=[，,])|再问一下|我想问一下|我想问|想问一下|"
                        r"请问一下|请问|问一下|问下|你好|您好)[，,：:！!\s]*")

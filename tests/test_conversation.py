@@ -273,3 +273,9 @@ def test_a_place_swapped_in_may_drop_a_year_its_documents_never_name(analyzer):
     assert without_inherited_year("市中区呢？", resolve("市中区呢？", earlier, analyzer), analyzer, years.get) == ""
     assert without_inherited_year("历城区2024年呢？", resolve("历城区2024年呢？", earlier, analyzer), analyzer,
                                   years.get) == ""
+
+
+def test_na_ge_points_back_and_is_no_part_of_the_indicator(analyzer):
+    # 那个基因编辑安全证书… is a follow-up about 基因编辑安全证书, not about 个基因编辑安全证书
+    standalone = resolve("那个基因编辑安全证书是谁拿的？", ["济南2024年有几个种业品种进了国家农业主导品种？"], analyzer)
+    assert "个个" not in standalone and "基因编辑安全证书" in standalone
