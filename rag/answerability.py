@@ -231,7 +231,7 @@ def bound_coverage(q: Question, span: str, sentence: str) -> float:
     window = "".join(clauses[max(0, at - 1):at + 1])
     if UNIT_ROW_RE.match(sentence) or ROW_BREAK_RE.search(sentence[:40]):
         window += ROW_BREAK_RE.split(sentence, 1)[0]  # a table row's name
-    return sum(w for t, w in topic.items() if t in window.lower()) / total
+    return topic_weight(q, window) / total
 
 
 # A change verb that reaches a level (提高到50年一遇, 增加至7家) gives the level, not the change.
@@ -257,8 +257,13 @@ def level_agreement(q: Question, span: str, sentence: str) -> float:
         return 0.0
     # The clause that names the indicator asked, when it gives its rate of growth: 金融业增加值增长7.9% answers no
     # 金融业增加值有多少亿元, whatever other clause of the span has 亿元.
-    named = max(range(len(clauses)), key=lambda i: (sum(w for t, w in q.topic.items() if t in clauses[i].lower()), -i))
+    named = max(range(len(clauses)), key=lambda i: (topic_weight(q, clauses[i]), -i))
     return 0.0 if GROWTH_RATE_RE.search(VALUE_ADDED_RE.sub("", clauses[named])) else 1.0
+
+
+def topic_weight(q: Question, clause: str) -> float:
+    """How much of the question's topic (IDF-weighted) a clause says."""
+    return sum(w for t, w in q.topic.items() if t in clause.lower())
 
 
 def figure_clauses(q: Question, span: str, sentence: str) -> tuple[list[str], int]:
@@ -268,7 +273,7 @@ def figure_clauses(q: Question, span: str, sentence: str) -> tuple[list[str], in
     fits = [i for i, c in enumerate(clauses) if answer_type(q, c, sentence)]
     if not fits:
         return clauses, 0
-    return clauses, max(fits, key=lambda i: (sum(w for t, w in q.topic.items() if t in clauses[i].lower()), -i))
+    return clauses, max(fits, key=lambda i: (topic_weight(q, clauses[i]), -i))
 
 
 def rivals(features: list[dict[str, float]]) -> None:

@@ -16,11 +16,10 @@ from .chunking import SECTION_SEP
 from .config import CHUNKER_VERSION, Settings
 from .embeddings import BaseEmbeddings, Reconnecting, get_embeddings
 from .conversation import (about_last, check_rewrite, context_of, continues_list, item_asked, quoted_for, resolve,
-                           without_inherited_year,
-                           said_before, turn_question)
+                           said_before, turn_question, without_inherited_year)
 from .errors import BadQuestion, EmbeddingError, IndexMismatch, IndexMissing, LLMError, RagError
 from .milvus import is_milvus
-from .models import Answer, Citation
+from .models import Answer, Citation, ScoredChunk
 from .outline import Outline, asks_next, part_asked, without_part
 from .question import Question, full_years
 from .retriever import HybridRetriever, analyzer, document_text, place_years
@@ -139,19 +138,21 @@ class Engine:
         hits = self.retriever.search(turn["read"], top_k)
         if turn.get("yearless") and not self.judge.confidence(turn["read"], hits):
             # a place swapped in, with the conversation's year, has nothing: the district's figure of its own year
-            read = self.read(turn["yearless"])
-            read.context, read.quoted = turn["read"].context, turn["read"].quoted
-            other = self.retriever.search(read, top_k)
+            read, other = self.search_as(turn, turn["yearless"], top_k)
             if self.judge.confidence(read, other):
                 return {**turn, "standalone": turn["yearless"], "read": read, "hits": other}
         if not turn.get("other"):
             return {**turn, "hits": hits}
-        read = self.read(turn["other"])
-        read.context, read.quoted = turn["read"].context, turn["read"].quoted
-        other = self.retriever.search(read, top_k)
+        read, other = self.search_as(turn, turn["other"], top_k)
         if self.judge.confidence(read, other) > self.judge.confidence(turn["read"], hits) - self.settings.last_topic_margin:
             return {**turn, "standalone": turn["other"], "read": read, "hits": other}
         return {**turn, "hits": hits}
+
+    def search_as(self, turn: dict, question: str, top_k: int) -> tuple[Question, list[ScoredChunk]]:
+        """Another reading of a turn (`question`), with the turn's conversation context, and its hits."""
+        read = self.read(question)
+        read.context, read.quoted = turn["read"].context, turn["read"].quoted
+        return read, self.retriever.search(read, top_k)
 
     def resolve(self, question: str, history: list) -> str:
         """The follow-up completed by the rules; with an LLM answerer, the LLM's rewrite where the rules agree."""
