@@ -97,7 +97,7 @@ class Engine:
         read.context = context_of(q, history, a)
         read.quoted = quoted_for(q, history, a)
         other = about_last(q, standalone, history, a) if history else ""
-        yearless = (without_inherited_year(q, standalone, a, lambda place: place_years(self.index, place))
+        yearless = (without_inherited_year(q, read, a, lambda place: place_years(self.index, place))
                     if history else "")
         return {"question": typed, "standalone": standalone, "read": read, "other": other, "yearless": yearless,
                 "history": history,

@@ -11,7 +11,7 @@ from typing import Callable, Iterable
 
 from .models import Answer
 from .question import (COUNT_UNITS, LEAD_RE, OPENER_RE, SAID_YEAR_RE, TAIL_RE, UNIT_RE, WHOLE_CITY_RE, YEAR_RE, Analyzer,
-                       Parts, place_level, place_stem)
+                       Parts, Question, place_level, place_stem)
 from .textutil import normalize, ordinal_number
 
 # A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？ 再往下呢？
@@ -313,20 +313,21 @@ def about_last(question: str, standalone: str, history: Iterable[Answer | str], 
     return standalone.replace(body, about + body, 1) if body in standalone else ""
 
 
-def without_inherited_year(question: str, standalone: str, analyzer: Analyzer,
+def without_inherited_year(question: str, standalone: Question, analyzer: Analyzer,
                            place_years: Callable[[str], set[str] | None]) -> str:
     """A place follow-up (那历城区呢？ after a question on 2025) searched without the year it took from the
     conversation, when the documents about that place never name that year: a district's report gives its
     figures for its own years. "" when the follow-up names a year or an indicator, or the place's documents name
-    the year (then a figure missing for it is missing). `place_years`: the years a place's documents name."""
+    the year (then a figure missing for it is missing). `standalone`: the searched question's reading;
+    `place_years`: the years a place's documents name."""
     parts = analyzer(question).parts
-    if not parts.place or parts.year or parts.indicator or standalone == question:
+    if not parts.place or parts.year or parts.indicator or standalone.text == question:
         return ""
-    years = analyzer(standalone).years
+    years = standalone.years
     covered = place_years(parts.place)
     if not years or covered is None or years[0] in covered:
         return ""
-    return re.sub(rf"{years[0]}\s*年", "", standalone, count=1)
+    return re.sub(rf"{years[0]}\s*年", "", standalone.text, count=1)
 
 
 def said_year(question: str) -> str:
