@@ -57,7 +57,7 @@ def is_follow_up(text: str, parts: Parts, analyzer: Analyzer) -> bool:
     or says nothing of its own besides place, year and ask words (同比增长多少？; 目标定了多少？: no word the corpus
     uses). One that says what it is about without such a marker starts a new topic (起步区为什么要开展GEP核算？)."""
     t = normalize(text).strip()
-    if MORE_RE.match(t) or LEAD_RE.match(t) or re.search(r"呢[？?]?$", t):
+    if MORE_RE.match(t) or LEAD_RE.match(t) or re.search(r"呢[？?]?$", t) or parts.points_back:
         return True
     if own_verb(parts):
         return True  # 2024年实际造了多少？: it counts, but names nothing to count

@@ -394,6 +394,9 @@ OPENER_RE = re.compile(r"^(对了|顺便问一下|顺便问下|顺便问问|另�
                        r"请问一下|请问|问一下|问下|你好|您好)[，,：:！!\s]*")
 # A word that stands for the last turn's indicator (它的目标是多少？ 这个在全省排第几？): it names nothing new.
 PRONOUN_RE = re.compile(r"^(这个|这项|这一项|该项|它|具体|分别)(的|在|是|有)*")  # 具体是哪些？ names no indicator
+# Words that point back at the conversation's subject wherever they stand (24年这个指标打算增长多少？ 养老这块拿了啥荣誉？
+# 历城那边24年计划修多长？): the question leans on the last turn, and they name nothing themselves.
+POINTER_RE = re.compile(r"(这|该)(个|项|一项)?指标|这一?块|这方面|这一?领域|那边|这边")
 TAIL_RE = re.compile(r"(的)?(情况|数据|目标|要求|呢|吗)*[呢？?。!！\s]*$")
 # Where the ask of a question starts: the figure's kind (增长, 目标 …) or the question word.
 # 比 compares when something follows that it is compared with and how (比全市高多少, 比上年): not 比亚迪, 比重.
@@ -417,6 +420,7 @@ class Parts:
     ask: str
     content: str  # what it asks about besides place, year and ask words (为什么要开展GEP核算 -> 要开展GEP核算)
     counted: str = ""  # what a how-many ask counts (多少个产业类项目 -> 产业类项目)
+    points_back: bool = False  # it says 这个指标, 这块, 那边 …: about the conversation's subject
 
 
 def cut(text: str, q: "Question") -> Parts:
@@ -435,7 +439,8 @@ def cut(text: str, q: "Question") -> Parts:
     for piece in (place, *[m.group(0) for m in YEAR_RE.finditer(t)]):
         if piece:
             rest = rest.replace(piece, " ", 1)
-    rest = re.sub(r"\s+", "", rest).strip(FILLER)
+    rest, pointers = POINTER_RE.subn("", re.sub(r"\s+", "", rest))
+    rest = rest.strip(FILLER)
     m = ASK_RE.search(rest)
     indicator, ask = (rest[: m.start()], rest[m.start():]) if m else (rest, "")
     indicator = PRONOUN_RE.sub("", SCOPE_RE.sub("", TAIL_RE.sub("", indicator)).strip(FILLER)).strip(FILLER)
@@ -447,4 +452,4 @@ def cut(text: str, q: "Question") -> Parts:
     counted = COUNTED_RE.search(TAIL_RE.sub("", ask))
     if not year and SAID_YEAR_RE.fullmatch(indicator):
         year, indicator, content = indicator, "", ""  # 去年呢？ names a year, no indicator
-    return Parts(place, year, indicator, ask, content, counted.group("noun") if counted else "")
+    return Parts(place, year, indicator, ask, content, counted.group("noun") if counted else "", pointers > 0)

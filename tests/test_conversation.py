@@ -280,3 +280,12 @@ def test_na_ge_points_back_and_is_no_part_of_the_indicator(analyzer):
     # 那个基因编辑安全证书… is a follow-up about 基因编辑安全证书, not about 个基因编辑安全证书
     standalone = resolve("那个基因编辑安全证书是谁拿的？", ["济南2024年有几个种业品种进了国家农业主导品种？"], analyzer)
     assert "个个" not in standalone and "基因编辑安全证书" in standalone
+
+
+def test_pointer_words_lean_on_the_conversation_and_name_nothing(analyzer):
+    # 这个指标 stands for the last indicator, though the question names its own year
+    assert (resolve("2024年这个指标打算增长多少", ["历城区2023年服务业增加值是多少？"], analyzer)
+            == "历城区2024年服务业增加值打算增长多少？")
+    # 那边 after a place is the place: no indicator of its own
+    assert "那边" not in resolve("起步区那边呢？", [FIRST], analyzer)
+    assert resolve("起步区那边呢？", [FIRST], analyzer).startswith("起步区2024年地区生产总值")
