@@ -11,7 +11,7 @@ from typing import Callable, Iterable
 
 from .models import Answer
 from .question import (COUNT_UNITS, LEAD_RE, OPENER_RE, SAID_YEAR_RE, TAIL_RE, UNIT_RE, WHOLE_CITY_RE, YEAR_RE, Analyzer,
-                       Parts, Question, place_level, place_stem)
+                       Parts, Question, place_level, place_stem, word_tags)
 from .textutil import normalize, ordinal_number
 
 # A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？ 再往下呢？
@@ -29,8 +29,16 @@ RELATIVE_YEAR_RE = re.compile("|".join(sorted(RELATIVE_YEARS, key=len, reverse=T
 THIS_YEAR = "今年"
 # A count that names nothing after it (改了多少？ 办了多少场？ 建了多少公里？): what it counts is the conversation's.
 COUNTS_NOTHING_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(?:[只部]|" + COUNT_UNITS + r")?$")
+# A which-ask or a measure that names nothing after it (要建的是哪两个？ 又通了哪些？ 计划修多长？)
+NAMES_NOTHING_RE = re.compile(r"(?:" + COUNTS_NOTHING_RE.pattern[:-1] + r"|哪些|哪[一二两三四五六七八九十几]?[个项家所座条类种处]|"
+                              r"多[长远高大])$")
+# What a which-question names after its which (哪两个省级和美乡村示范村 -> 省级和美乡村示范村)
+WHICH_NOUN_RE = re.compile(r"(?P<which>哪些|哪[一二两三四五六七八九十几]?[个项家所座条类种处])(?P<noun>[^？?，,。]{2,})$")
 # A verb asked, no indicator: done (改了, 改造了) or meant (要改造, 要新建, 计划建).
 DONE_VERB_RE = re.compile(r"[\u4e00-\u9fff]{1,3}了|(?:要|将|计划|打算|准备)[\u4e00-\u9fff]{1,2}")
+# Around a bare verb: what is meant or how (要, 打算, 又, 各) and 的是 (要建的是哪两个)
+VERB_LEAD_RE = re.compile(r"^(?:要|将|计划|打算|准备|预计|又|再|还|各|也|都|已经|已)+")
+VERB_TAIL_RE = re.compile(r"(?:的是|的|是)+$")
 # A follow-up read about the last indicator says little of its own (占比多少？ 总量在全市排第几？): at most this many
 # characters besides place, year and ask words. Dev follow-up accuracy: 0.862 at 6-7 and 10, 0.865 at 8-9, 0.861 at 12.
 ABOUT_LAST_CHARS = 8
@@ -65,17 +73,26 @@ def is_follow_up(text: str, parts: Parts, analyzer: Analyzer) -> bool:
 
 
 def verb_of(parts: Parts) -> str:
-    """The indicator when it is only a verb (改了, 要新建): what is asked, not what about."""
-    return parts.indicator if DONE_VERB_RE.fullmatch(parts.indicator) else ""
+    """The indicator when it is only a verb (改了, 要新建, 打算各培育, 新建): what is asked, not what about."""
+    if DONE_VERB_RE.fullmatch(parts.indicator):
+        return parts.indicator
+    core = VERB_TAIL_RE.sub("", VERB_LEAD_RE.sub("", parts.indicator))
+    return parts.indicator if 1 <= len(core) <= OWN_VERB_CHARS and is_verb(core) else ""
+
+
+def is_verb(word: str) -> bool:
+    """jieba's dictionary calls it a verb (建, 培育), or it is 新 and a verb (新建, 新开工: tagged otherwise)."""
+    tags = word_tags()
+    return tags.get(word, "")[:1] == "v" or (word[:1] == "新" and tags.get(word[1:], "")[:1] == "v")
 
 
 def own_verb(parts: Parts) -> bool:
     """A question that asks with a verb of its own and names nothing it counts (去年改了多少？ 2024年计划提高到多少？
     办了多少场？): a follow-up about the last question's thing."""
-    verb = verb_of(parts)
-    own = ASK_WORDS_RE.sub("", verb + TAIL_RE.sub("", parts.ask))
+    verb, ask = verb_of(parts), TAIL_RE.sub("", parts.ask)
+    own = ASK_WORDS_RE.sub("", VERB_TAIL_RE.sub("", VERB_LEAD_RE.sub("", verb)) + NAMES_NOTHING_RE.sub("", ask))
     # a verb, not a thing: 计划人工造林多少亩 names what it counts (人工造林)
-    return ((not parts.indicator or bool(verb)) and bool(COUNTS_NOTHING_RE.search(TAIL_RE.sub("", parts.ask)))
+    return ((not parts.indicator or bool(verb)) and bool(NAMES_NOTHING_RE.search(ask))
             and 1 <= len(own) <= OWN_VERB_CHARS)
 
 
@@ -85,6 +102,7 @@ def thing_of(question: str, parts: Parts) -> str:
     text = normalize(question).strip()
     text = text.replace(parts.place, "", 1) if parts.place else text
     text = ASK_WORDS_RE.sub("", YEAR_RE.sub("", TAIL_RE.sub("", text)))
+    text = WHICH_NOUN_RE.sub(r"\g<noun>", NAMES_NOTHING_RE.sub("", text))  # 修了多长, 建成了哪两个…: asks, not things
     return re.sub(r"^(要|将|的)+|的+$", "", text.replace("了", ""))
 
 
@@ -205,6 +223,9 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
 
     if asks_own_verb:  # 2024年实际造了多少？ after 2025年计划人工造林多少亩？: its ask, of the last question's thing
         thing, ask = thing_of(previous, before[0]), TAIL_RE.sub("", parts.ask)
+        if (named := WHICH_NOUN_RE.search(TAIL_RE.sub("", before[0].ask))) and WHICH_RE.fullmatch(ask):
+            # 24年要建的是哪两个？ after 2023年建成了哪两个示范村？: which of the same things
+            thing, ask = "", ask + named.group("noun")
         return f"{parts.place or latest('place')}{parts.year or latest('year')}{thing}{verb_of(parts)}{ask}？"
     if not follow:  # its own question, but where and when are the conversation's: 新增了几家规上企业？
         return f"{latest('place')}{latest('year')}{normalize(question).strip().rstrip('?？')}？"

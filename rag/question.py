@@ -188,8 +188,8 @@ def title_places(titles: Iterable[str], words: Callable[[str], list[str]]) -> li
 
 
 @lru_cache(maxsize=1)
-def _place_tags() -> dict:
-    """jieba's dictionary tags (ns = place name); loading them costs a quarter second, so only on demand."""
+def word_tags() -> dict:
+    """jieba's dictionary tags (ns = place name, v = verb); loading them costs a quarter second, so only on demand."""
     from jieba import posseg
 
     return posseg.dt.word_tag_tab
@@ -353,7 +353,7 @@ class Analyzer:
         are districts outside the corpus's titles, which an answer must name in its own sentence; and those named
         only by jieba's dictionary tag (北京, 非洲), weaker evidence since it tags some common words as places."""
         words = self.tokenizer.words(normalize(question))
-        tags = _place_tags()
+        tags = word_tags()
         out, local, loose = [], [], []
         # The subject a question opens with (after 那, 请问), when a year follows it: a place, even when jieba's
         # dictionary tags the name a person's (章丘去年社零总额多少亿？ 章丘2024年GDP).

@@ -289,3 +289,13 @@ def test_pointer_words_lean_on_the_conversation_and_name_nothing(analyzer):
     # 那边 after a place is the place: no indicator of its own
     assert "那边" not in resolve("起步区那边呢？", [FIRST], analyzer)
     assert resolve("起步区那边呢？", [FIRST], analyzer).startswith("起步区2024年地区生产总值")
+
+
+def test_a_bare_verb_with_its_own_year_asks_of_the_last_things(analyzer):
+    # 要建的是哪两个？ names what it does, not what: which of the same things, in its own year
+    assert (resolve("2024年要建的是哪两个", ["历城区2023年建成了哪两个省级和美乡村示范村？"], analyzer)
+            == "历城区2024年要建的是哪两个省级和美乡村示范村？")
+    # 新建 is a verb (jieba's dictionary calls it a place name): the last question's farmland, new
+    assert "高标准农田" in resolve("起步区2024年新建多少？", ["历城区2024年要抓好多少万亩高标准农田建设运行管护？"], analyzer)
+    # a noun is a thing of its own
+    assert resolve("起步区2024年人口多少？", ["历城区2024年要抓好多少万亩高标准农田建设运行管护？"], analyzer) == "起步区2024年人口多少？"
