@@ -299,13 +299,14 @@ class Analyzer:
         said_for = translated_words(text)  # 钱袋子 is not the asker's own phrasing once it is 居民人均可支配收入
         unseen = [t for t in unseen if not any(t in w for w in said_for)]
         years = YEAR_RE.findall(q)
+        asked = REFERENCE_RE.sub("这些", q)  # 这几个…总投资多少？ asks no count
         q = Question(
             text=text, search=search, years=years,
             place=place,
             places=places, local_places=local, loose_places=loose,
             unknown_places=[p for p in places if not self._place_known(p)],
             unknown_years=[y for y in years if not self.knows(y)],
-            qtype=question_type(q), asks_when=bool(WHEN_RE.search(q)), unit=expected_unit(q),
+            qtype=question_type(asked), asks_when=bool(WHEN_RE.search(q)), unit=expected_unit(asked),
             qualifiers=SUB_POPULATION_RE.findall(q) + [w for w in PER_UNIT if w in q],  # the reason names the first
             wants_target=any(w in q for w in TARGET_WORDS) or bool(INTENT & set(self.tokenizer.words(q)))
             or bool(SET_RE.search(q)),
@@ -397,6 +398,9 @@ PRONOUN_RE = re.compile(r"^(这个|这项|这一项|该项|它|具体|分别)(�
 # Words that point back at the conversation's subject wherever they stand (24年这个指标打算增长多少？ 养老这块拿了啥荣誉？
 # 历城那边24年计划修多长？): the question leans on the last turn, and they name nothing themselves.
 POINTER_RE = re.compile(r"(这|该)(个|项|一项)?指标|这一?块|这方面|这一?领域|那边|这边")
+# The things the conversation named, pointed at (这几个输变电工程, 这150个项目, 那俩平台, 这些项目): a reference, not a
+# how-many ask (这几个…总投资多少？ asks an amount in 元, not a count in 个).
+REFERENCE_RE = re.compile(r"[这那](?P<n>几|[\d一二两三四五六七八九十百]+)[个只家项所条座位名批份处件类种]|[这那][些俩](?=[\u4e00-\u9fff])")
 TAIL_RE = re.compile(r"(的)?(情况|数据|目标|要求|呢|吗)*[呢？?。!！\s]*$")
 # Where the ask of a question starts: the figure's kind (增长, 目标 …) or the question word.
 # 比 compares when something follows that it is compared with and how (比全市高多少, 比上年): not 比亚迪, 比重.
@@ -440,6 +444,8 @@ def cut(text: str, q: "Question") -> Parts:
         if piece:
             rest = rest.replace(piece, " ", 1)
     rest, pointers = POINTER_RE.subn("", re.sub(r"\s+", "", rest))
+    # kept, with the figure it states (这150个项目), but its 几 asks nothing: 这几个工程 -> 这些工程
+    rest, referred = REFERENCE_RE.subn(lambda m: m.group(0)[0] + "些" if m.group("n") == "几" else m.group(0), rest)
     rest = rest.strip(FILLER)
     m = ASK_RE.search(rest)
     indicator, ask = (rest[: m.start()], rest[m.start():]) if m else (rest, "")
@@ -452,4 +458,5 @@ def cut(text: str, q: "Question") -> Parts:
     counted = COUNTED_RE.search(TAIL_RE.sub("", ask))
     if not year and SAID_YEAR_RE.fullmatch(indicator):
         year, indicator, content = indicator, "", ""  # 去年呢？ names a year, no indicator
-    return Parts(place, year, indicator, ask, content, counted.group("noun") if counted else "", pointers > 0)
+    return Parts(place, year, indicator, ask, content, counted.group("noun") if counted else "",
+                 pointers + referred > 0)

@@ -238,3 +238,11 @@ def test_how_big_is_not_glued_to_the_noun_it_asks():
     known = Analyzer(ChineseTokenizer(), idf=lambda t: 1.0 if t in {"投资", "规模", "大规模", "项目"} else 9.0)
     topic = known("产业项目计划投资多大规模？").topic
     assert "规模" in topic and "大规模" not in topic
+
+
+def test_things_pointed_at_are_no_count_asked(analyzer):
+    # 这几个…总投资多少？ asks an amount of the things the conversation named, not how many of them
+    q = analyzer("这几个输变电工程总投资多少？")
+    assert q.unit == "元" and q.parts.points_back and q.parts.counted == ""
+    assert analyzer("这150个项目总投资多少？").figures == ["150"]  # the figure it states stays its premise
+    assert analyzer("历城区有几个输变电工程？").unit == "个"
