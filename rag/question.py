@@ -18,6 +18,7 @@ YEAR_LEADS = "那在是从到与及至或的、年比较"  # words after which a
 OWN_YEAR_IDF = 2.0
 SHORT_YEAR_RE = re.compile(r"(?<![\d.％%第续近去满了几多每])([0-3]\d)(?=\s*年(?![来间内代以前后多半左了]))")
 DATED_RE = re.compile(r"(20\d{2}|19\d{2})\s*年")  # a year as a heading names it (统筹抓好2000个重大项目 names none)
+SAID_AND_YEAR_RE = re.compile(r"(?:去年|今年|明年|前年)\s*[（(]\s*((?:19|20)\d{2})\s*年?\s*[)）]\s*年?")
 SAID_YEAR_RE = re.compile(r"(?<![比较])(?:去年|今年|明年|前年|上年|当年)")  # a year named from now (比上年 compares)
 # One place-suffix rule for the package: 历城区, 商河县, 济南市, 港沟街道 …
 PLACE_SUFFIX_RE = re.compile(r"(区|县|市|镇|街道)$")
@@ -265,6 +266,7 @@ def full_years(text: str, places: Iterable[str] = (), own_year: Callable[[str], 
             return "20" + m.group(1)
         return m.group(0)
 
+    text = SAID_AND_YEAR_RE.sub(lambda m: m.group(1) + "年", text)  # 今年（2025年）: the year it names
     return SHORT_YEAR_RE.sub(written_out, text)
 
 

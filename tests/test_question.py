@@ -211,6 +211,7 @@ def test_two_digit_years_are_written_out_but_spans_of_years_are_not():
     assert full_years("那22年历城GDP是多少亿") == "那2022年历城GDP是多少亿"
     assert full_years("24年开了多少列，24年底呢") == "2024年开了多少列，2024年底呢"
     assert full_years("历城区24年GDP多少") == "历城区2024年GDP多少"
+    assert full_years("今年（2025年）的报告呢？") == "2025年的报告呢？"  # a year said both ways: the one it names
     assert full_years("济南24年GDP多少", ["济南市"]) == "济南2024年GDP多少"
     for span in ("泉水连续喷涌21年了吗", "近10年来", "第3年", "过去10年", "1.5年", "10年后", "2024年",
                  "民国29年，三门县是怎么成立的？", "明治29年台湾总督府补助哪儿的商船？"):  # eras' years stay
