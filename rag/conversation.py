@@ -11,7 +11,7 @@ from typing import Callable, Iterable
 
 from .models import Answer
 from .question import (COUNT_UNITS, LEAD_RE, OPENER_RE, SAID_YEAR_RE, TAIL_RE, UNIT_RE, WHOLE_CITY_RE, YEAR_RE, Analyzer,
-                       Parts, Question, place_level, place_stem, word_tags)
+                       Parts, Question, is_verb, place_level, place_stem)
 from .textutil import normalize, ordinal_number
 
 # A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？ 再往下呢？
@@ -78,12 +78,6 @@ def verb_of(parts: Parts) -> str:
         return parts.indicator
     core = VERB_TAIL_RE.sub("", VERB_LEAD_RE.sub("", parts.indicator))
     return parts.indicator if 1 <= len(core) <= OWN_VERB_CHARS and is_verb(core) else ""
-
-
-def is_verb(word: str) -> bool:
-    """jieba's dictionary calls it a verb (建, 培育), or it is 新 and a verb (新建, 新开工: tagged otherwise)."""
-    tags = word_tags()
-    return tags.get(word, "")[:1] == "v" or (word[:1] == "新" and tags.get(word[1:], "")[:1] == "v")
 
 
 def own_verb(parts: Parts) -> bool:

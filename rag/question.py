@@ -18,6 +18,7 @@ YEAR_LEADS = "那在是从到与及至或的、年比较"  # words after which a
 OWN_YEAR_IDF = 2.0
 SHORT_YEAR_RE = re.compile(r"(?<![\d.％%第续近去满了几多每])([0-3]\d)(?=\s*年(?![来间内代以前后多半左了]))")
 DATED_RE = re.compile(r"(20\d{2}|19\d{2})\s*年")  # a year as a heading names it (统筹抓好2000个重大项目 names none)
+QUOTED_RE = re.compile(r"“[^”]{1,30}”|《[^》]{1,60}》|\"[^\"]{1,30}\"")
 SAID_AND_YEAR_RE = re.compile(r"(?:去年|今年|明年|前年)\s*[（(]\s*((?:19|20)\d{2})\s*年?\s*[)）]\s*年?")
 SAID_YEAR_RE = re.compile(r"(?<![比较])(?:去年|今年|明年|前年|上年|当年)")  # a year named from now (比上年 compares)
 # One place-suffix rule for the package: 历城区, 商河县, 济南市, 港沟街道 …
@@ -196,6 +197,17 @@ def word_tags() -> dict:
     return posseg.dt.word_tag_tab
 
 
+def quoted_chars(text: str) -> set[int]:
+    """The positions of the characters inside quotes or a title's brackets (“工赋泉城”, 《…》)."""
+    return {i for m in QUOTED_RE.finditer(text) for i in range(m.start(), m.end())}
+
+
+def is_verb(word: str) -> bool:
+    """jieba's dictionary calls it a verb (建, 培育), or it is 新 and a verb (新建, 新开工: tagged a place or a name)."""
+    tags = word_tags()
+    return tags.get(word, "")[:1] == "v" or (word[:1] == "新" and tags.get(word[1:], "")[:1] == "v")
+
+
 @dataclass
 class Question:
     """What a question says and asks, read once."""
@@ -361,13 +373,18 @@ class Analyzer:
         # The subject a question opens with (after 那, 请问), when a year follows it: a place, even when jieba's
         # dictionary tags the name a person's (章丘去年社零总额多少亿？ 章丘2024年GDP).
         subject = next(iter(self.tokenizer.words(LEAD_RE.sub("", OPENER_RE.sub("", normalize(question).strip())))), "")
+        quoted = quoted_chars(normalize(question))
+        at = 0
         for k, w in enumerate(words):
             nxt = words[k + 1] if k + 1 < len(words) else ""
+            at, start = at + len(w), at
             if len(w) < 2 or not HAN_WORD_RE.fullmatch(w):
                 continue
             tag = tags.get(w, "")
             if any(p.startswith(w) for p in self.places):
                 out.append(w)
+            elif start in quoted:
+                continue  # a word of a name in quotes (“工赋泉城”, 《…》) is no place of its own
             elif len(w) >= 3 and PLACE_SUFFIX_RE.search(w) and (tags.get(w[:-1]) == "ns" or
                                                                  (not self.knows(w) and tag in ("n", "ns", ""))):
                 out.append(w)  # 天桥区, or 槐荫区: a district name the corpus never uses
@@ -378,8 +395,8 @@ class Analyzer:
             elif nxt in SPLIT_SUFFIXES and tag[:1] in ("n", ""):
                 out.append(w)  # jieba split an unknown district from its suffix (章丘 + 区); 哪个县 names none
                 local.append(w)
-            elif tag == "ns" and (k == 0 or words[k - 1] not in INTENT | PLAN_VERBS):
-                out.append(w)  # 北京, 青岛: a place without its suffix; not after 打算 (打算新建改造: a verb)
+            elif tag == "ns" and (k == 0 or words[k - 1] not in INTENT | PLAN_VERBS) and not is_verb(w):
+                out.append(w)  # 北京, 青岛: a place without its suffix; not a verb (打算新建改造, 计划新建)
                 loose.append(w)
             elif (w == subject and tag == "nr" and not PLACE_SUFFIX_RE.search(w)  # 高新区's suffix is ruled above
                   and (YEAR_RE.match(nxt) or SAID_YEAR_RE.fullmatch(nxt))):

@@ -247,3 +247,9 @@ def test_things_pointed_at_are_no_count_asked(analyzer):
     assert q.unit == "元" and q.parts.points_back and q.parts.counted == ""
     assert analyzer("这150个项目总投资多少？").figures == ["150"]  # the figure it states stays its premise
     assert analyzer("历城区有几个输变电工程？").unit == "个"
+
+
+def test_no_place_inside_a_quoted_name_and_no_verb_for_a_place(analyzer):
+    # “工赋泉城” is an action's name and 新建 a verb jieba's dictionary tags as a place
+    assert analyzer("2025年济南“工赋泉城”行动计划新建几家工业互联网园区？").places == ["济南"]
+    assert analyzer("北京“泉城购”办了几场？").places == ["北京"]  # outside the quotes a place stays one
