@@ -29,7 +29,21 @@ REASON_RE = re.compile(r"为了|旨在|以便|目的|确保|为(?!主|止|了解
 CONSEQUENCE_RE = re.compile(r"[“\"]?(因此|所以|于是|因而|故而|从而|由此|此时|随后|但|然而|可是|不过)")
 SHORT_ITEM_CHARS = 12  # items named as clauses are short: 市中区要推动农业全面升级 (12), 农村全面进步 (6)
 ENUMERATION_RUN_RE = re.compile(r"[^、，,。；;：:（）()“”《》\"]+(?:、[^、，,。；;：:（）()“”《》\"]+)+")
+SERIAL_RE = re.compile(r"(?P<label>[^：；\n]{0,6}?)(?:序号|编号)：\s*(?P<n>\d+)\s*；")  # a numbered table's row: 项目序号：2；…
 TABLE_ROW_RE = re.compile(r"^[^：\n]{1,16}：[^\n]*；[^：；\n]{1,16}：", re.M)
+
+
+def numbered_row(sentences: list[str], q: Question) -> int | None:
+    """The index of the table row whose serial cell (项目序号：2) is the position the question asks, when it asks
+    of what the table numbers (第二个项目; 第二个 of a table, 表里第二个); None when there is none."""
+    if not q.position:
+        return None
+    text = normalize(q.text)
+    for k, s in enumerate(sentences):
+        m = SERIAL_RE.match(s)
+        if m and int(m.group("n")) == q.position and ((m.group("label") or "表") in text):
+            return k
+    return None
 
 
 def passage_sentences(text: str) -> list[str]:
@@ -250,7 +264,13 @@ class ExtractiveAnswerer(Answerer):
         total = sum(weights.values()) or 1.0
         compounds = compound_parts(weights)
         found: list[_Candidate] = []
-        for rank, h in enumerate(hits[: self.settings.answer_passages]):
+        passages = hits[: self.settings.answer_passages]
+        # 表里第二个项目是什么？: the row numbered 2 of a numbered table answers, when a passage has one
+        rows = [numbered_row(passage_sentences(h.chunk.text), q) for h in passages]
+        table_asked = any(r is not None for r in rows)
+        for rank, h in enumerate(passages):
+            if table_asked and rows[rank] is None:
+                continue
             best: _Candidate | None = None
             head = normalize(h.chunk.title + " " + h.chunk.section).lower()
             # What the document is about (纽西兰鸡毛松, 起步区) is said of every sentence in it, named or not:
@@ -261,6 +281,8 @@ class ExtractiveAnswerer(Answerer):
             previous = ""
             sentences = passage_sentences(h.chunk.text)
             for k, sent in enumerate(sentences):
+                if table_asked and k != rows[rank]:
+                    continue
                 before, previous = previous, sent.strip()
                 after = sentences[k + 1].strip() if k + 1 < len(sentences) else ""
                 if sent.strip() in q.said:
@@ -288,7 +310,8 @@ class ExtractiveAnswerer(Answerer):
                 chars = len(qchars & set(norm_sent)) / len(qchars) if qchars else 0.0
                 # In a table row the answer is one cell; the row's name (its first cell) is context.
                 row = bool(TABLE_ROW_RE.match(sent)) and len(clauses) > 1
-                for i in range(1 if row else 0, len(clauses)):
+                # a row asked by its number: from the cell after the number (the name), not the best-covered cell
+                for i in range(1 if row else 0, 2 if row and table_asked else len(clauses)):
                     span, norm, got, novelty = "", "", set(implied), 0
                     for j in range(i, i + 1 if row else len(clauses)):
                         if len(span) + len(clauses[j]) > limit and span:

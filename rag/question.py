@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Callable, Iterable
 
-from .textutil import CJK_RE, expand_abbreviations, normalize, translated_words
+from .textutil import CJK_RE, expand_abbreviations, normalize, ordinal_number, translated_words
 
 YEAR_RE = re.compile(r"(20\d{2}|19\d{2})\s*年?")
 # A year written with two digits (24年开了多少列？ 那22年呢？), not a span of years (连续21年, 近10年来, 第3年).
@@ -18,6 +18,7 @@ YEAR_LEADS = "那在是从到与及至或的、年比较"  # words after which a
 OWN_YEAR_IDF = 2.0
 SHORT_YEAR_RE = re.compile(r"(?<![\d.％%第续近去满了几多每])([0-3]\d)(?=\s*年(?![来间内代以前后多半左了]))")
 DATED_RE = re.compile(r"(20\d{2}|19\d{2})\s*年")  # a year as a heading names it (统筹抓好2000个重大项目 names none)
+POSITION_RE = re.compile(r"第([一二三四五六七八九十\d]+)(?:个|项|条|家|所|座|处)")
 QUOTED_RE = re.compile(r"“[^”]{1,30}”|《[^》]{1,60}》|\"[^\"]{1,30}\"")
 SAID_AND_YEAR_RE = re.compile(r"(?:去年|今年|明年|前年)\s*[（(]\s*((?:19|20)\d{2})\s*年?\s*[)）]\s*年?")
 SAID_YEAR_RE = re.compile(r"(?<![比较])(?:去年|今年|明年|前年|上年|当年)")  # a year named from now (比上年 compares)
@@ -202,6 +203,12 @@ def quoted_chars(text: str) -> set[int]:
     return {i for m in QUOTED_RE.finditer(text) for i in range(m.start(), m.end())}
 
 
+def position_asked(question: str) -> int:
+    """The position a question asks for (第二个项目, 第3项), 0 when none: a numbered table's row."""
+    m = POSITION_RE.search(question)
+    return ordinal_number(m.group(1)) if m else 0
+
+
 def is_verb(word: str) -> bool:
     """jieba's dictionary calls it a verb (建, 培育), or it is 新 and a verb (新建, 新开工: tagged a place or a name)."""
     tags = word_tags()
@@ -234,6 +241,7 @@ class Question:
     vector: object = field(default=None, repr=False)  # the query embedding, once retrieval has computed it
     said: dict[str, str] = field(default_factory=dict)  # sentence already quoted -> the answer given from it (还有呢？)
     ordinal: int = 0  # the item of the last answer's list a follow-up asks for (第三个是什么？: 3)
+    position: int = 0  # the place in a numbered table it asks for (表里第二个项目是什么？: 2)
     context: set[str] = field(default_factory=set)  # chunk ids the conversation was on (同比增长多少？ asks there)
     quoted: set[str] = field(default_factory=set)  # the sentences the last answer quoted, when it asks there
     keywords_only: bool = False  # searched without its vector (the embedding server was unreachable)
@@ -326,6 +334,7 @@ class Analyzer:
             or bool(SET_RE.search(q)),
             wants_result=any(w in q for w in RESULT_WORDS) or bool(PERFECTIVE_RE.search(q)),
             weights=weights, evidence=evidence, unseen=unseen, figures=stated_figures(q),
+            position=position_asked(q),
         )
         q.parts = cut(text, q)
         return q

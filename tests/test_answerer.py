@@ -259,3 +259,14 @@ def test_a_district_passage_gives_way_to_the_citys_own_when_the_city_is_asked():
     a = answerer.answer("某市2024年农村居民人均可支配收入预期增长多少？", [district, own])
     assert a.found and "6.5%以上" in a.answer and a.citations[0].source == "b.txt"
     assert not answerer.answer("某市2024年农村居民人均可支配收入预期增长多少？", [district]).found
+
+
+def test_a_position_asked_of_a_numbered_table_is_its_row(answerer):
+    table = hit("项目序号 | 项目名称 | 规划用地性质\n"
+                "项目序号：1；项目名称：东片区改造项目；规划用地性质：居住\n"
+                "项目序号：2；项目名称：西片区改造项目；规划用地性质：商业\n", section="房屋征收项目计划表")
+    note = hit("备注：上述项目均为旧城区改建类房屋征收项目，市政项目另行确定房屋征收计划。", section="房屋征收项目计划表")
+    a = answerer.answer("某区2024年房屋征收计划表里第二个项目是什么？", [note, table])
+    assert a.found and "西片区改造项目" in a.answer and "东片区" not in a.answer
+    # a position of something else (第一个是哪个片区？) is no row of a table numbering 项目
+    assert "西片区" not in answerer.answer("某区2024年第二个是哪个片区？", [note, table]).answer
