@@ -13,8 +13,8 @@ from .answerability import (NOT_FOUND, Answerability, Verdict, answer_type, ask_
                             year_agreement)
 from .config import Settings
 from .models import Answer, Chunk, Citation, ScoredChunk
-from .question import (DATED_RE, PLAN_SECTION, RESULT_SECTION, YEAR_RE, Analyzer, Question, counts, has_amount, main_place,
-                       without_figures)
+from .question import (DATED_RE, PLAN_SECTION, RESULT_SECTION, SERIAL_RE, YEAR_RE, Analyzer, Question, counts, has_amount,
+                       main_place, without_figures)
 from .textutil import is_cjk, normalize, split_clauses, split_sentences, squash
 
 CONTEXT_CREDIT = 0.5  # a question word in the answer's sentence (not the span itself) or its heading counts half
@@ -29,7 +29,6 @@ REASON_RE = re.compile(r"为了|旨在|以便|目的|确保|为(?!主|止|了解
 CONSEQUENCE_RE = re.compile(r"[“\"]?(因此|所以|于是|因而|故而|从而|由此|此时|随后|但|然而|可是|不过)")
 SHORT_ITEM_CHARS = 12  # items named as clauses are short: 市中区要推动农业全面升级 (12), 农村全面进步 (6)
 ENUMERATION_RUN_RE = re.compile(r"[^、，,。；;：:（）()“”《》\"]+(?:、[^、，,。；;：:（）()“”《》\"]+)+")
-SERIAL_RE = re.compile(r"(?P<label>[^：；\n]{0,6}?)(?:序号|编号)：\s*(?P<n>\d+)\s*；")  # a numbered table's row: 项目序号：2；…
 TABLE_ROW_RE = re.compile(r"^[^：\n]{1,16}：[^\n]*；[^：；\n]{1,16}：", re.M)
 
 

@@ -15,8 +15,8 @@ from .answerer import Answerer, ExtractiveAnswerer, citations_for
 from .chunking import SECTION_SEP
 from .config import CHUNKER_VERSION, Settings
 from .embeddings import BaseEmbeddings, Reconnecting, get_embeddings
-from .conversation import (about_last, check_rewrite, context_of, continues_list, item_asked, quoted_for, resolve,
-                           said_before, turn_question, without_inherited_year)
+from .conversation import (about_last, check_rewrite, context_of, continues_list, item_asked, position_after, quoted_for,
+                           resolve, said_before, turn_question, without_inherited_year)
 from .errors import BadQuestion, EmbeddingError, IndexMismatch, IndexMissing, LLMError, RagError
 from .milvus import is_milvus
 from .models import Answer, Citation, ScoredChunk
@@ -94,6 +94,7 @@ class Engine:
         if history and (continues_list(q, a) or standalone == turn_question(history[-1])):
             read.said = said_before(history)
             read.ordinal = item_asked(q, history, a)
+        read.position = position_after(q, history) or read.position  # 下一个项目呢？ after a numbered row
         read.context = context_of(q, history, a)
         read.quoted = quoted_for(q, history, a)
         other = about_last(q, standalone, history, a) if history else ""
@@ -151,7 +152,7 @@ class Engine:
     def search_as(self, turn: dict, question: str, top_k: int) -> tuple[Question, list[ScoredChunk]]:
         """Another reading of a turn (`question`), with the turn's conversation context, and its hits."""
         read = self.read(question)
-        read.context, read.quoted = turn["read"].context, turn["read"].quoted
+        read.context, read.quoted, read.position = turn["read"].context, turn["read"].quoted, turn["read"].position
         return read, self.retriever.search(read, top_k)
 
     def resolve(self, question: str, history: list) -> str:

@@ -11,7 +11,7 @@ from typing import Callable, Iterable
 
 from .models import Answer
 from .question import (COUNT_UNITS, LEAD_RE, OPENER_RE, SAID_YEAR_RE, TAIL_RE, UNIT_RE, WHOLE_CITY_RE, YEAR_RE, Analyzer,
-                       Parts, Question, is_verb, place_level, place_stem)
+                       Parts, Question, SERIAL_RE, is_verb, place_level, place_stem)
 from .textutil import normalize, ordinal_number
 
 # A list continued: 还有呢？ 其他的呢？ 第二份呢？ 还有哪一类？ 再往下呢？
@@ -50,6 +50,7 @@ LEAD_CLAUSE_RE = re.compile(r"^(?:那么|那|换成|换到|改成|如果是|要�
 # A comparison asked as a follow-up (跟全市比呢？ 和历城区相比呢？): the same question for the other place.
 COMPARE_RE = re.compile(r"^(?:那)?(?:跟|和|与|同)(.{2,8}?)(?:相比|比较|比)(?:的话)?呢?")
 WHICH_RE = re.compile(r"哪些|哪[一二两三四五六七八九十几]?[个项家所座条]")  # which of the things counted
+NEXT_RE = re.compile(r"(?:(下|后)|上|前)一[个项行条]")  # the row after (下一个) or before (上一个) the last one
 ORDINAL_RE = re.compile(r"第[一二三四五六七八九十\d]+")  # 第二份呢？ after 第一份提案是什么？ asks for 第二份提案
 
 
@@ -134,6 +135,17 @@ def item_asked(question: str, history: Iterable[Answer | str], analyzer: Analyze
     if not (m or final) or not last or ORDINAL_RE.search(last[0]) or analyzer(last[0]).qtype != "list":
         return 0
     return -1 if final else ordinal_number(m.group(0)[1:])
+
+
+def position_after(question: str, history: Iterable[Answer | str]) -> int:
+    """The row a follow-up asks for next to the numbered table row the last answer quoted (表里下一个项目是哪个？
+    after row 3: 4; 上一个呢？: 2); 0 when it asks none or the last answer quoted no numbered row."""
+    m = NEXT_RE.search(normalize(question))
+    last = list(history)[-1:]
+    if not m or not last or not isinstance(last[0], Answer) or not last[0].found:
+        return 0
+    row = next((r for c in last[0].citations if c.quote and (r := SERIAL_RE.match(c.quote))), None)
+    return max(int(row.group("n")) + (1 if m.group(1) else -1), 0) if row else 0
 
 
 def said_before(history: Iterable[Answer | str]) -> dict[str, str]:

@@ -18,6 +18,7 @@ YEAR_LEADS = "那在是从到与及至或的、年比较"  # words after which a
 OWN_YEAR_IDF = 2.0
 SHORT_YEAR_RE = re.compile(r"(?<![\d.％%第续近去满了几多每])([0-3]\d)(?=\s*年(?![来间内代以前后多半左了]))")
 DATED_RE = re.compile(r"(20\d{2}|19\d{2})\s*年")  # a year as a heading names it (统筹抓好2000个重大项目 names none)
+SERIAL_RE = re.compile(r"(?P<label>[^：；\n]{0,6}?)(?:序号|编号)：\s*(?P<n>\d+)\s*；")  # a numbered table's row: 项目序号：2；…
 POSITION_RE = re.compile(r"第([一二三四五六七八九十\d]+)(?:个|项|条|家|所|座|处)")
 QUOTED_RE = re.compile(r"“[^”]{1,30}”|《[^》]{1,60}》|\"[^\"]{1,30}\"")
 SAID_AND_YEAR_RE = re.compile(r"(?:去年|今年|明年|前年)\s*[（(]\s*((?:19|20)\d{2})\s*年?\s*[)）]\s*年?")

@@ -299,3 +299,16 @@ def test_a_bare_verb_with_its_own_year_asks_of_the_last_things(analyzer):
     assert "高标准农田" in resolve("起步区2024年新建多少？", ["历城区2024年要抓好多少万亩高标准农田建设运行管护？"], analyzer)
     # a noun is a thing of its own
     assert resolve("起步区2024年人口多少？", ["历城区2024年要抓好多少万亩高标准农田建设运行管护？"], analyzer) == "起步区2024年人口多少？"
+
+
+def test_the_next_row_of_a_numbered_table_the_last_answer_quoted():
+    from rag.conversation import position_after
+    from rag.models import Citation
+
+    row = "项目序号：3；项目名称：宋刘城市更新项目；规划用地性质：居住"
+    last = Answer("表里宋刘城市更新项目的规划用地性质是什么？", "居住[1]", True,
+                  [Citation(1, "a.txt", "t", "计划表", row + "\n", quote=row)])
+    assert position_after("表里下一个项目是哪个？", [last]) == 4
+    assert position_after("上一个呢？", [last]) == 2
+    assert position_after("还有呢？", [last]) == 0  # no row asked
+    assert position_after("下一个呢？", [Answer("q", "a[1]", True, [Citation(1, "a.txt", "t", "s", "正文。", quote="正文。")])]) == 0
