@@ -264,8 +264,9 @@ class ExtractiveAnswerer(Answerer):
         compounds = compound_parts(weights)
         found: list[_Candidate] = []
         passages = hits[: self.settings.answer_passages]
+        split = [passage_sentences(h.chunk.text) for h in passages]
         # 表里第二个项目是什么？: the row numbered 2 of a numbered table answers, when a passage has one
-        rows = [numbered_row(passage_sentences(h.chunk.text), q) for h in passages]
+        rows = [numbered_row(sentences, q) for sentences in split]
         table_asked = any(r is not None for r in rows)
         for rank, h in enumerate(passages):
             if table_asked and rows[rank] is None:
@@ -278,7 +279,7 @@ class ExtractiveAnswerer(Answerer):
             implied = {t for t in weights if t in title and not t.isdigit()}
             after_said = False
             previous = ""
-            sentences = passage_sentences(h.chunk.text)
+            sentences = split[rank]
             for k, sent in enumerate(sentences):
                 if table_asked and k != rows[rank]:
                     continue

@@ -17,6 +17,7 @@ from .textutil import ends_sentence, split_clauses, split_sentences
 
 SECTION_SEP = " > "
 TITLE_MAX = 80
+NUMERIC_CELL_RE = re.compile(r"[-\d.%]+")  # a table cell that is a figure (12.9, -2.2, 75%, -)
 
 
 @dataclass
@@ -137,9 +138,6 @@ def _split_long(sentence: str, max_chars: int) -> list[str]:
     if joined != sentence:  # clause splitting dropped whitespace-only runs: fall back to hard cuts
         out = [sentence[i:i + max_chars] for i in range(0, len(sentence), max_chars)]
     return out
-
-
-NUMERIC_CELL_RE = re.compile(r"[-\d.%]+")
 
 
 def _table_units(blocks: list[Block]) -> list[_Unit]:
