@@ -1,8 +1,6 @@
 """Hybrid retrieval: dense (FAISS) and BM25 candidates, fused (rag.fusion), then domain reranking (rag.rerank)."""
 from __future__ import annotations
 
-import re
-
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
@@ -14,7 +12,7 @@ from .embeddings import BaseEmbeddings
 from .errors import EmbeddingError
 from .fusion import reciprocal_rank, scale_by_max, scale_min_max
 from .models import ScoredChunk
-from .question import Analyzer, Question, main_place, same_place, title_places
+from .question import DATED_RE, Analyzer, Question, main_place, same_place, title_places
 from .rerank import rerank_bonus, sentence_coverage
 from .store import Index
 
@@ -165,5 +163,5 @@ def place_years(index: Index, place: str) -> set[str] | None:
         sources = {c.source: c.title for c in index.chunks}
         own = [s for s, title in sources.items() if same_place(main_place(title, known_places(index)), place)]
         text = " ".join(document_text(index, s) for s in own)
-        cache[place] = set(re.findall(r"((?:19|20)\d{2})\s*年", text)) if own else None  # not 2072个
+        cache[place] = set(DATED_RE.findall(text)) if own else None  # a year with its 年, not 2072个
     return cache[place]
