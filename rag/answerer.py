@@ -13,7 +13,7 @@ from .answerability import (NOT_FOUND, Answerability, Verdict, answer_type, ask_
                             year_agreement)
 from .config import Settings
 from .models import Answer, Chunk, Citation, ScoredChunk
-from .question import (DATED_RE, PLAN_SECTION, RESULT_SECTION, SERIAL_RE, YEAR_RE, Analyzer, Question, counts, has_amount,
+from .question import (DATED_RE, LAST_YEAR_RE, PLAN_SECTION, RESULT_SECTION, SERIAL_RE, YEAR_RE, Analyzer, Question, counts, has_amount,
                        main_place, without_figures)
 from .textutil import is_cjk, normalize, split_clauses, split_sentences, squash
 
@@ -423,7 +423,7 @@ class ExtractiveAnswerer(Answerer):
             "chars": len(qchars & set(near)) / len(qchars) if qchars else 0.0,
             "dense": h.dense,
             "year": min((year_agreement(y, c.title, c.section, cand.sentence, c.norm_text, wants)
-                         for y in q.asked_years),
+                         for y in q.years_in(c.title)),
                         default=1.0),
             "place": place_agreement(q, where, near),
             "place_loose": (loose_place_agreement(q, where, self.document(c.source), doc_place)
@@ -460,7 +460,7 @@ class ExtractiveAnswerer(Answerer):
         for cand, f in found:
             verdict = self.answerability.judge(q, f)
             if verdict.ok:
-                if self.planned_for(q, hits, cand):
+                if self.planned_for(q, hits, cand) or self.said_past(q, hits, cand):
                     # A year past asked plainly (2024年产量有多少) is what it came to, not the year's plan: a later
                     # passage that looks back at that year answers it.
                     for other, g in found:
@@ -489,10 +489,19 @@ class ExtractiveAnswerer(Answerer):
         return (set(YEAR_RE.findall(normalize(c.title))) == {year}
                 and not DATED_RE.search(section + normalize(cand.sentence)))
 
+    def said_past(self, q: Question, hits: list[ScoredChunk], cand: _Candidate) -> bool:
+        """Whether a question about 去年 (a year said from now, before the report's own) is answered from outside
+        the report's look back at that year: its plans. Not when the sentence names that year itself (去年的产量…)."""
+        if q.said_offset is None or q.said_offset >= 0 or self.looked_back(q, hits, cand):
+            return False
+        sentence = normalize(cand.sentence)
+        return not LAST_YEAR_RE.search(sentence) and not any(y in sentence for y in q.years_in(hits[cand.rank].chunk.title))
+
     def looked_back(self, q: Question, hits: list[ScoredChunk], cand: _Candidate) -> bool:
         """Whether the candidate's heading reports on the year asked (一、2024年工作回顾)."""
-        section = normalize(hits[cand.rank].chunk.section)
-        return q.asked_years[0] in section and any(w in section for w in RESULT_SECTION)
+        c = hits[cand.rank].chunk
+        section, years = normalize(c.section), q.years_in(c.title)
+        return bool(years) and years[0] in section and any(w in section for w in RESULT_SECTION)
 
     def confidence(self, question: Question | str, hits: list[ScoredChunk]) -> float:
         """The answerability of the answer it would give (0 when it would decline)."""

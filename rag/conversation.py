@@ -183,7 +183,7 @@ def context_of(question: str, history: Iterable[Answer | str], analyzer: Analyze
     if not last or not isinstance(last[0], Answer) or not last[0].found:
         return set()
     q = analyzer(question)
-    if q.firm_places or q.years:
+    if q.firm_places or q.years or q.said_offset is not None:  # 去年呢？ names a year too
         return set()
     return {c.chunk for c in last[0].citations if c.quote and c.chunk}
 
@@ -200,6 +200,18 @@ def since_topic(history: Iterable[Answer | str]) -> list[Answer | str]:
 def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) -> str:
     """The standalone question to search: `question` with what it lacks (place, year, indicator, ask) taken
     from the latest earlier turn that has it. Unchanged when there is no history or it stands on its own."""
+    return said_once(completed(question, history, analyzer))
+
+
+def said_once(text: str) -> str:
+    """A question with a year from now (去年) said once: an inherited indicator may say it again."""
+    first = SAID_YEAR_RE.search(text)
+    if not first:
+        return text
+    return text[:first.end()] + text[first.end():].replace(first.group(0), "")
+
+
+def completed(question: str, history: Iterable[Answer | str], analyzer: Analyzer) -> str:
     earlier = [turn_question(t) for t in since_topic(history) if turn_question(t).strip()]
     if not earlier:
         return question
@@ -227,17 +239,23 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
     def latest(attr: str) -> str:
         return next((getattr(p, attr) for p in before if getattr(p, attr)), "")
 
+    def latest_year() -> str:
+        # the year of the latest turn that names one, by number or from now (新建多少所？ after 济南今年…)
+        year = next((p.year or said_year(t) for t, p in zip(reversed(earlier), before) if p.year or said_year(t)), "")
+        return "" if said_year(question) and SAID_YEAR_RE.fullmatch(year) else year  # 今年目标呢？ has its own
+
     if asks_own_verb:  # 2024年实际造了多少？ after 2025年计划人工造林多少亩？: its ask, of the last question's thing
         thing, ask = thing_of(previous, before[0]), TAIL_RE.sub("", parts.ask)
+        thing = SAID_YEAR_RE.sub("", thing) if parts.year else thing  # 24年打算再改多少户？ after 去年…: not both years
         if (named := WHICH_NOUN_RE.search(TAIL_RE.sub("", before[0].ask))) and WHICH_RE.fullmatch(ask):
             # 24年要建的是哪两个？ after 2023年建成了哪两个示范村？: which of the same things
             thing, ask = "", ask + named.group("noun")
-        return f"{parts.place or latest('place')}{parts.year or latest('year')}{thing}{verb_of(parts)}{ask}？"
+        return f"{parts.place or latest('place')}{parts.year or latest_year()}{thing}{verb_of(parts)}{ask}？"
     if not follow:  # its own question, but where and when are the conversation's: 新增了几家规上企业？
-        return f"{latest('place')}{latest('year')}{normalize(question).strip().rstrip('?？')}？"
+        return f"{latest('place')}{latest_year()}{normalize(question).strip().rstrip('?？')}？"
     if not parts.indicator and not parts.ask:
         # 那市中区呢？ 2025年呢？: the last question again, with the new place or year.
-        if q.wants_target and not analyzer(previous).wants_target:
+        if asks_target(question, analyzer) and not asks_target(previous, analyzer):
             thing = before[0].counted or before[0].indicator or before[0].content
             thing = SAID_YEAR_RE.sub("", thing) if parts.year else thing  # 今年目标呢？ after 去年…: not both years
             if thing:  # 2025年的目标呢？ after a result: the same indicator's plan
@@ -246,12 +264,12 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
     if not parts.indicator and before[0].counted and (which := WHICH_RE.search(parts.ask)):
         # 具体是哪些？ after 要加快推进几个输变电工程？: which of the things it counted
         ask = which.group(0)
-        return f"{parts.place or latest('place')}{parts.year or latest('year')}{before[0].indicator}{ask}{before[0].counted}？"
+        return f"{parts.place or latest('place')}{parts.year or latest_year()}{before[0].indicator}{ask}{before[0].counted}？"
     if not parts.indicator and not before[0].indicator:
         # The last question was about no indicator (为什么…, 有哪些…): ask it again, with a new place or year.
         return swap(swap(previous, before[0].place, parts.place), before[0].year or said_year(previous), parts.year)
     place = parts.place or latest("place")
-    year = parts.year or latest("year")
+    year = parts.year or latest_year()
     if parts.indicator and not parts.ask and before[0].counted:
         # 幼儿园呢？ after 计划开工多少所中小学: the same ask, counting the new thing
         ask = before[0].ask.replace(before[0].counted, parts.indicator)
@@ -267,7 +285,7 @@ def resolve(question: str, history: Iterable[Answer | str], analyzer: Analyzer) 
         ask = UNIT_RE.sub("多少", before[0].ask)
         if (change := CHANGE_END_RE.search(before[0].indicator)) and not CHANGE_END_RE.search(parts.indicator):
             ask = change.group(0) + ask  # 企业养老保险呢？ after 医疗保险参保人数新增了多少？: new ones, again
-    if q.wants_target and not analyzer(f"{indicator}{ask}").wants_target:
+    if asks_target(question, analyzer) and not asks_target(f"{indicator}{ask}", analyzer):
         ask = "目标是多少"  # 一般公共预算收入今年目标呢？ after 实际涨了多少？: the target, not the result
     if parts.year:
         indicator = SAID_YEAR_RE.sub("", indicator)  # 今年目标呢？ after 去年…涨了多少？: its own year, not both
@@ -315,7 +333,7 @@ def this_year(question: str, earlier: list[str], analyzer: Analyzer) -> str:
     year = next((y for t in reversed(earlier) for y in analyzer(t).years[:1]), "")
     if not year:  # 今年呢？ after 去年…多少？ swaps the year said; after no year at all it names none
         return question if said_year(earlier[-1]) else question.replace(THIS_YEAR, "", 1)
-    plan = q.wants_target and not analyzer(earlier[-1]).wants_target
+    plan = asks_target(question, analyzer) and not asks_target(earlier[-1], analyzer)
     return question.replace(THIS_YEAR, f"{int(year) + plan}年", 1)
 
 
@@ -337,7 +355,7 @@ def about_last(question: str, standalone: str, history: Iterable[Answer | str], 
     if not about or about in question:
         return ""
     body = normalize(question).strip().rstrip("?？")
-    return standalone.replace(body, about + body, 1) if body in standalone else ""
+    return said_once(standalone.replace(body, about + body, 1)) if body in standalone else ""
 
 
 def without_inherited_year(question: str, standalone: Question, analyzer: Analyzer,
@@ -355,6 +373,12 @@ def without_inherited_year(question: str, standalone: Question, analyzer: Analyz
     if not years or covered is None or years[0] in covered:
         return ""
     return re.sub(rf"{years[0]}\s*年", "", standalone.text, count=1)
+
+
+def asks_target(text: str, analyzer: Analyzer) -> bool:
+    """Whether a question asks a target in its own words (目标, 计划, 要): 今年 also reads as a target, but in a
+    follow-up it is only the year the conversation moves to."""
+    return analyzer(SAID_YEAR_RE.sub("", text)).wants_target
 
 
 def said_year(question: str) -> str:

@@ -47,6 +47,9 @@ SUB_POPULATION_RE = re.compile(r"(城镇|农村)(?=居民)")  # 城镇老旧小�
 QUALIFIER_COVERS = {"城镇": "城乡", "农村": "城乡"}
 # The year before: 去年 in a report of the year asked. 比上年增长 only compares (this year's figure against last).
 LAST_YEAR_RE = re.compile(r"(?<![比较])(去年|上年|过去一年)(?!同期)")
+# This year in a report is the year it plans (今年要建多少？), as 去年 is the year it looks back at.
+SAID_OFFSETS = {"今年": 0, "去年": -1, "前年": -2, "明年": 1}
+ANCHOR_RE = re.compile(r"(?<![比较])(今年|去年|前年|明年)(?!以来|同期)")
 QTYPES = {
     "number": re.compile(r"多少|几|多大|多高|多长|多快|比重|占比|比例|增速|增幅|规模|金额|总量|数量|产量|排名|第几|百分之|%|目标"),
     "list": re.compile(r"哪些|有哪|包括|包含|列举|几大|几个方面|哪[一二两三四五六七八九十几]"),
@@ -229,6 +232,7 @@ class Question:
     loose_places: list[str] = field(default_factory=list)  # places known only by jieba's tag (北京, 非洲)
     unknown_places: list[str] = field(default_factory=list)  # places the corpus never mentions
     unknown_years: list[str] = field(default_factory=list)  # years the corpus never mentions
+    said_offset: int | None = None  # its year said from now (去年: -1), when it names none by number
     qtype: str = "entity"  # number, list, why, yesno or entity
     asks_when: bool = False  # after a date or a time (哪天, 什么时候)
     unit: str = ""  # the unit a how-many question counts in, as a regex alternative
@@ -265,11 +269,20 @@ class Question:
         premise, ask = self.premise
         return (YEAR_RE.findall(ask) or self.years) if premise else self.years
 
+    def years_in(self, title: str) -> list[str]:
+        """The years it asks about in a document: those it names, or the year its 去年, 今年 means there, counted
+        from the year the title names last (a report's 今年 is the year it plans: 去年 in a report of 2025 is
+        2024, in a feature on the 2024 sessions 2023). None when neither names a year."""
+        if self.asked_years or self.said_offset is None:
+            return self.asked_years
+        named = YEAR_RE.findall(normalize(title))
+        return [str(int(max(named)) + self.said_offset)] if named else []
+
     @property
     def topic(self) -> dict[str, float]:
-        """The evidence words that say what is asked: without the place, years and figures."""
+        """The evidence words that say what is asked: without the place, years (去年 too) and figures."""
         return {t: w for t, w in self.evidence.items()
-                if w > 0 and not t.isdigit() and not (self.place and (t in self.place or self.place.startswith(t)))
+                if w > 0 and not t.isdigit() and t not in SAID_OFFSETS and not (self.place and (t in self.place or self.place.startswith(t)))
                 and not any(t in p or p.startswith(t) for p in self.places)}
 
 
@@ -318,10 +331,11 @@ class Analyzer:
         if place_level(place) == 2 and place not in q and (stem := place_stem(place)) in places:
             search = search.replace(stem, place, 1)  # 市中 -> 市中区: the name the passages use, one word to search
             q = normalize(search)
+        years = YEAR_RE.findall(q)
+        said = ANCHOR_RE.search(q)
         weights, evidence, unseen = self._weights(search)
         said_for = translated_words(text)  # 钱袋子 is not the asker's own phrasing once it is 居民人均可支配收入
         unseen = [t for t in unseen if not any(t in w for w in said_for)]
-        years = YEAR_RE.findall(q)
         asked = REFERENCE_RE.sub("这些", q)  # 这几个…总投资多少？ asks no count
         q = Question(
             text=text, search=search, years=years,
@@ -329,11 +343,13 @@ class Analyzer:
             places=places, local_places=local, loose_places=loose,
             unknown_places=[p for p in places if not self._place_known(p)],
             unknown_years=[y for y in years if not self.knows(y)],
+            said_offset=SAID_OFFSETS[said.group(1)] if said and not years else None,
             qtype=question_type(asked), asks_when=bool(WHEN_RE.search(q)), unit=expected_unit(asked),
             qualifiers=SUB_POPULATION_RE.findall(q) + [w for w in PER_UNIT if w in q],  # the reason names the first
             wants_target=any(w in q for w in TARGET_WORDS) or bool(INTENT & set(self.tokenizer.words(q)))
-            or bool(SET_RE.search(q)),
-            wants_result=any(w in q for w in RESULT_WORDS) or bool(PERFECTIVE_RE.search(q)),
+            or bool(SET_RE.search(q)) or bool(said and SAID_OFFSETS[said.group(1)] >= 0),
+            wants_result=any(w in q for w in RESULT_WORDS) or bool(PERFECTIVE_RE.search(q))
+            or bool(said and SAID_OFFSETS[said.group(1)] < 0),
             weights=weights, evidence=evidence, unseen=unseen, figures=stated_figures(q),
             position=position_asked(q),
         )

@@ -26,7 +26,7 @@ def rerank_bonus(chunk: Chunk, doc_place: str, q: Question, unit_bonus: float) -
     # The nearest heading that names a year says which year the passage is about: a report titled 2024 looks
     # back at 2023 under "2023年…执行情况".
     section_years = YEAR_RE.findall(normalize(chunk.section))
-    for year in q.asked_years:
+    for year in q.years_in(chunk.title):
         if year in section_years or (not section_years and year in head):
             bonus += 1.0
         elif year in body:

@@ -185,6 +185,21 @@ def test_a_past_year_asked_plainly_is_answered_with_what_it_came_to(tmp_path, fa
     assert "40万辆" in ask("青禾县2024年新能源汽车产量目标是多少？", **kw).answer  # its plan, when asked
 
 
+def test_last_year_and_this_year_are_counted_from_each_report(tmp_path, fake_settings):
+    corpus = tmp_path / "years"
+    corpus.mkdir()
+    (corpus / "r.md").write_text("# 青禾县2025年政府工作报告\n\n## 一、2024年工作回顾\n\n"
+                                 "开工新建改扩建中小学幼儿园60所，新增城镇就业1.2万人。\n\n"
+                                 "## 二、重点工作\n\n开工新建改扩建中小学幼儿园20所，建设智慧校园。\n", "utf-8")
+    index = str(tmp_path / "years-index")
+    build_index([str(corpus)], index=index, settings=fake_settings)
+    kw = dict(index=index, settings=fake_settings)
+    last = ask("青禾县去年新建改扩建中小学幼儿园多少所？", **kw)
+    assert last.found and "60所" in last.answer  # 去年 in a report of 2025: 2024, looked back at
+    this = ask("今年呢？", history=[last], **kw)
+    assert this.found and "20所" in this.answer and "今年" in this.standalone  # the year it plans
+
+
 def test_a_place_swapped_in_is_answered_for_its_own_year(tmp_path, fake_settings):
     corpus = tmp_path / "years"
     corpus.mkdir()

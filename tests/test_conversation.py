@@ -4,7 +4,7 @@ import pytest
 from rag.bm25 import ChineseTokenizer
 from rag.conversation import check_rewrite, resolve
 from rag.models import Answer
-from rag.question import Analyzer
+from rag.question import Analyzer, full_years
 
 FIRST = "历城区2024年地区生产总值增长目标是多少？"
 
@@ -312,3 +312,15 @@ def test_the_next_row_of_a_numbered_table_the_last_answer_quoted():
     assert position_after("上一个呢？", [last]) == 2
     assert position_after("还有呢？", [last]) == 0  # no row asked
     assert position_after("下一个呢？", [Answer("q", "a[1]", True, [Citation(1, "a.txt", "t", "s", "正文。", quote="正文。")])]) == 0
+
+
+@pytest.mark.parametrize("history, follow_up, standalone", [
+    # the year said from now stays a said year: each document counts it from its own year
+    (["济南今年公办幼儿园在园幼儿占比要到多少？"], "新建改扩建中小学幼儿园多少所？", "济南今年新建改扩建中小学幼儿园多少所？"),
+    (["济南今年新建改扩建中小学幼儿园多少所？"], "去年呢？", "济南去年新建改扩建中小学幼儿园多少所？"),
+    (["历城去年实际利用外资多少？"], "今年外资目标呢", "历城今年外资目标是多少？"),  # its own year, not both
+    (["历城去年给多少户困难老人家做了适老化改造？"], "24年打算再改多少户？", "历城2024年给困难老人家做适老化改造打算再改多少户？"),
+])
+def test_a_year_said_from_now_is_kept_and_never_said_twice(analyzer, history, follow_up, standalone):
+    q = full_years(follow_up, analyzer.places, lambda y: True)
+    assert resolve(q, history, analyzer) == standalone

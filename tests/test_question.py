@@ -253,3 +253,18 @@ def test_no_place_inside_a_quoted_name_and_no_verb_for_a_place(analyzer):
     # “工赋泉城” is an action's name and 新建 a verb jieba's dictionary tags as a place
     assert analyzer("2025年济南“工赋泉城”行动计划新建几家工业互联网园区？").places == ["济南"]
     assert analyzer("北京“泉城购”办了几场？").places == ["北京"]  # outside the quotes a place stays one
+
+
+def test_a_year_said_from_now_means_a_year_of_each_document(analyzer):
+    last = analyzer("济南去年新建了多少所幼儿园？")
+    assert last.said_offset == -1 and last.wants_result and not last.wants_target and not last.years
+    # a report's 今年 is the year it plans: 去年 in the 2025 report is 2024, in a feature on the 2024 sessions 2023
+    assert last.years_in("政府工作报告（2025年1月13日）") == ["2024"]
+    assert last.years_in("聚焦2024济南两会") == ["2023"]
+    assert last.years_in("市中区：活力品质强区") == []  # a title that names no year
+    assert "去年" not in last.topic  # a year, not a word the answer must say
+    this = analyzer("济南今年要建多少所幼儿园？")
+    assert this.said_offset == 0 and this.wants_target
+    named = analyzer("济南2024年建了多少所幼儿园？")
+    assert named.said_offset is None and named.years_in("聚焦2024济南两会") == ["2024"]
+    assert analyzer("比去年增长多少？").said_offset is None  # 比去年 compares, it does not ask of that year
