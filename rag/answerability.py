@@ -240,6 +240,8 @@ CHANGE_RE = re.compile(r"(?:新增|净增|增加|增长|增幅|增速|提高|提
 ASKS_CHANGE_RE = re.compile(r"新|增|涨|降|减|提高|提升|提到|多了|少了|同比|变化|幅度|" + COMPARE_WORD)
 
 
+# A verb done (开发了多少个, 建了几所) asks what the year added, as a change verb does; not one that reaches a level.
+DONE_RE = re.compile(r"(?<!达到)(?<!完成)(?<!累计)(?<=[\u4e00-\u9fff]{2})了(?:多少|几)")
 VALUE_ADDED_RE = re.compile(r"增加值|增值税")  # names of levels that hold a change verb's character
 GROWTH_RATE_RE = re.compile(r"(?:增长|增幅|增速|下降|提高|提升)(?:了)?\s*[\d.]+\s*%")
 
@@ -247,9 +249,10 @@ GROWTH_RATE_RE = re.compile(r"(?:增长|增幅|增速|下降|提高|提升)(?:�
 def level_agreement(q: Question, span: str, sentence: str) -> float:
     """0 when a how-many question asks a level (人口是多少) and the clause that gives the figure for the question's
     words gives a change (新增覆盖人口35万人, 增长6%); 1 otherwise: when the question asks a change, a target
-    (targets are mostly growth: 地区生产总值增长6%), or names the change's verb (建了多少 of 新建5G基站1134个)."""
+    (targets are mostly growth: 地区生产总值增长6%), names the change's verb (建了多少 of 新建5G基站1134个), or asks
+    what was done with a verb of its own (开发了多少个 of 新增开发…2790个)."""
     text = VALUE_ADDED_RE.sub("", normalize(q.text))
-    if q.qtype != "number" or q.wants_target or ASKS_CHANGE_RE.search(text):
+    if q.qtype != "number" or q.wants_target or ASKS_CHANGE_RE.search(text) or DONE_RE.search(text):
         return 1.0
     clauses, at = figure_clauses(q, span, sentence)
     change = CHANGE_RE.search(VALUE_ADDED_RE.sub("", clauses[at]))

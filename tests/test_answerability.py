@@ -265,6 +265,10 @@ def test_a_level_asked_is_not_answered_by_a_change():
     assert level_agreement(target, "地区生产总值增长6%", "地区生产总值增长6%") == 1.0  # targets are mostly growth
     built = Question("历城区5G基站建了多少？", "x", qtype="number", evidence={"5g": 2.0, "基站": 3.0})
     assert level_agreement(built, "新建5G基站1134个", "新建5G基站1134个") == 1.0  # the change's verb asked
+    done = Question("历城区2023年开发了多少个城乡公益性岗位？", "x", qtype="number", evidence={"岗位": 3.0})
+    assert level_agreement(done, "新增开发城乡公益性岗位2790个", "新增开发城乡公益性岗位2790个") == 1.0  # what the year did
+    reached = Question("高技术产业投资完成了多少亿元？", "x", qtype="number", evidence={"投资": 3.0})
+    assert level_agreement(reached, "高技术产业投资增长12%", "高技术产业投资增长12%") == 0.0  # 完成 reaches a level
     flood = Question("排涝多少年一遇？", "x", qtype="number")
     assert level_agreement(flood, "排涝标准提高到50年一遇", "排涝标准提高到50年一遇") == 1.0  # the level reached
     share = Question("2023年占比是多少？", "x", qtype="number", unit="%|百分点", evidence={"占比": 1.0})
