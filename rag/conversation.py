@@ -240,9 +240,8 @@ def completed(question: str, history: Iterable[Answer | str], analyzer: Analyzer
         return next((getattr(p, attr) for p in before if getattr(p, attr)), "")
 
     def latest_year() -> str:
-        # the year of the latest turn that names one, by number or from now (新建多少所？ after 济南今年…)
-        year = next((p.year or said_year(t) for t, p in zip(reversed(earlier), before) if p.year or said_year(t)), "")
-        return "" if said_year(question) and SAID_YEAR_RE.fullmatch(year) else year  # 今年目标呢？ has its own
+        year = latest("year")
+        return "" if said_year(question) and SAID_YEAR_RE.fullmatch(year) else year  # 今年目标呢？ has its own year
 
     if asks_own_verb:  # 2024年实际造了多少？ after 2025年计划人工造林多少亩？: its ask, of the last question's thing
         thing, ask = thing_of(previous, before[0]), TAIL_RE.sub("", parts.ask)
