@@ -472,6 +472,10 @@ class Parts:
     points_back: bool = False  # it says 这个指标, 这块, 那边 …: about the conversation's subject
 
 
+# A year with the words that place a time in it (到2024年底): all of it says when, none of it what.
+YEAR_SPAN_RE = re.compile(r"(?:到|截至|截止|至)?" + YEAR_RE.pattern + r"(?:底|末|初)?")
+
+
 def cut(text: str, q: "Question") -> Parts:
     """The four parts of a question, from its reading (places and years) and where its ask starts."""
     t = normalize(text).strip()
@@ -485,7 +489,7 @@ def cut(text: str, q: "Question") -> Parts:
     years = YEAR_RE.findall(t)
     year = f"{years[0]}年" if years else ""
     rest = t
-    for piece in (place, *[m.group(0) for m in YEAR_RE.finditer(t)]):
+    for piece in (place, *[m.group(0) for m in YEAR_SPAN_RE.finditer(t)]):
         if piece:
             rest = rest.replace(piece, " ", 1)
     rest, pointers = POINTER_RE.subn("", re.sub(r"\s+", "", rest))

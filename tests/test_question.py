@@ -125,6 +125,8 @@ def test_a_question_is_cut_into_place_year_indicator_and_ask(analyzer):
     assert p.indicator == "一般公共预算收入" and p.ask.startswith("比")  # a comparison is part of the ask
     assert analyzer("财政民生支出占比多少？").parts.indicator == "财政民生支出占比"  # 占比 is not a comparison
     assert analyzer("济南比亚迪2024年新能源整车产量有多少？").parts.indicator == "比亚迪新能源整车产量"  # nor a name
+    p = analyzer("那到2024年底实际建成多少家了？").parts  # 到…年底 says when: no 到底 left to name a thing
+    assert (p.year, p.indicator) == ("2024年", "") and p.ask.startswith("实际建成")
 
 
 def test_a_rank_is_the_answer_to_which_place():
