@@ -288,8 +288,9 @@ class ExtractiveAnswerer(Answerer):
                 if sent.strip() in q.said:
                     # Already quoted: a list continued says what comes next, first the rest of this sentence.
                     rest = left_after(sent.strip(), q.said[sent.strip()])
-                    if q.qtype == "list" and given_whole(sent, q.said[sent.strip()]):
-                        rest = after_first_run(sent.strip())
+                    if given_whole(sent, q.said[sent.strip()]):
+                        # shown whole, its first run read as the answer: 还有呢？ asks for the items after it
+                        rest = after_first_run(sent.strip()) or rest
                     sent, follows, after_said = rest, True, True
                     if not sent:
                         continue

@@ -330,8 +330,8 @@ def this_year(question: str, earlier: list[str], analyzer: Analyzer) -> str:
     if q.years:
         return question
     year = next((y for t in reversed(earlier) for y in analyzer(t).years[:1]), "")
-    if not year:  # 今年呢？ after 去年…多少？ swaps the year said; after no year at all it names none
-        return question if said_year(earlier[-1]) else question.replace(THIS_YEAR, "", 1)
+    if not year:  # 今年呢？ after 去年…多少？ swaps the year said; each document counts it from its own year
+        return question
     plan = asks_target(question, analyzer) and not asks_target(earlier[-1], analyzer)
     return question.replace(THIS_YEAR, f"{int(year) + plan}年", 1)
 

@@ -166,6 +166,18 @@ def test_a_list_given_whole_goes_on_after_its_first_run_of_items(answerer, analy
     assert "丁路" not in answerer.answer(again, [passage]).answer  # and once only
 
 
+def test_any_answer_given_whole_goes_on_after_its_first_run(answerer, analyzer):
+    # not a list question (啥新花样？), but 还有呢？ after it still asks for what follows the run read as the answer
+    passage = hit("某区创新招商模式，创新建筑、民生等领域的场景开放，开展飞地招商，开展投行化招商、资本招商。另有其他工作。")
+    q = analyzer("某区招商模式上有啥新花样？")
+    first = answerer.answer(q, [passage])
+    assert "投行化招商" in first.answer, first.answer
+    again = analyzer("某区招商模式上有啥新花样？")
+    again.said = {c.quote: first.answer for c in first.citations if c.quote}
+    more = answerer.answer(again, [passage]).answer
+    assert "投行化招商" in more and "创新建筑" not in more, more
+
+
 def test_a_sentence_is_cited_once_per_document_but_again_from_another(answerer):
     said = "某区2024年地区生产总值增长6%左右，一般公共预算收入增长4%。"
     overlap = [hit("前言。" + said, source="a.txt"), hit(said + "后记。", source="a.txt")]

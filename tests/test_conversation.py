@@ -163,7 +163,7 @@ def corpus_analyzer():
     # 今年 is the year of the report the conversation is in: after a result, the year whose target it gives
     ("起步区2023年固定资产投资实际增长多少？", "今年目标呢", "起步区2024年固定资产投资目标是多少？"),
     ("起步区2024年固定资产投资目标是多少？", "今年一般公共预算收入目标呢", "起步区2024年一般公共预算收入目标是多少？"),
-    ("起步区固定资产投资实际增长多少？", "今年目标呢", "起步区固定资产投资目标是多少？"),
+    ("起步区固定资产投资实际增长多少？", "今年目标呢", "起步区今年固定资产投资目标是多少？"),  # no year so far: kept
     # a target asked after a result: not the result's ask again; 定的多少 asks what was set, a target
     ("历城区2023年一般公共预算收入实际增长多少？", "市中区定的多少", "市中区2023年一般公共预算收入目标是多少？"),
     ("历城区2023年一般公共预算收入实际增长多少？", "固定资产投资目标呢", "历城区2023年固定资产投资目标是多少？"),
@@ -318,6 +318,7 @@ def test_the_next_row_of_a_numbered_table_the_last_answer_quoted():
     # the year said from now stays a said year: each document counts it from its own year
     (["济南今年新建改扩建中小学幼儿园多少所？"], "去年呢？", "济南去年新建改扩建中小学幼儿园多少所？"),
     (["历城去年实际利用外资多少？"], "今年外资目标呢", "历城今年外资目标是多少？"),  # its own year, not both
+    (["济南支路街巷整治了多少条？"], "今年呢？", "今年济南支路街巷整治了多少条？"),  # kept with no year so far
     (["历城去年给多少户困难老人家做了适老化改造？"], "24年打算再改多少户？", "历城2024年给困难老人家做适老化改造打算再改多少户？"),
 ])
 def test_a_year_said_from_now_is_kept_and_never_said_twice(analyzer, history, follow_up, standalone):
