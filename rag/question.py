@@ -97,7 +97,8 @@ def expected_unit(question: str) -> str:
     for word, unit in UNIT_ALIASES.items():
         if re.search(r"(多少|几)" + word if word != "第几" else word, question):
             return unit
-    if re.search(r"比重|占比|比例|增速|增幅|增长|百分之|占[^，,。？?]{0,8}(?:多少|几)", question):  # 占总支出多少
+    # 占总支出多少; 涨了多少 asks a rise as 增长 does
+    if re.search(r"比重|占比|比例|增速|增幅|增长|涨幅|涨了?(?:多少|几)|百分之|占[^，,。？?]{0,8}(?:多少|几)", question):
         return "%|百分点"
     for asked, unit in MEASURES:  # 有多长？ is answered in a length, 多久？ in a time
         if re.search(asked, question):

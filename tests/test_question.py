@@ -111,6 +111,7 @@ def test_a_question_after_a_date_or_a_time(analyzer):
     ("固定资产投资完成了多少亿？", "亿"), ("总投资多少个亿？", "亿"),  # an amount in 亿, whatever it counts
     ("黄河大道二期有多长？", "公里|千米|米|厘米"), ("多久能建成？", "年|个月|月|天|日|小时|分钟"),  # a length, a time
     ("税收占比有多高？", "%|百分点"),  # a share, however it is asked
+    ("进出口总额涨了多少？", "%|百分点"), ("物价涨幅多少？", "%|百分点"),  # a rise, as 增长 asks it
 ])
 def test_expected_unit(question, unit):
     assert expected_unit(question) == unit
