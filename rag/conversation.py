@@ -45,7 +45,7 @@ ABOUT_LAST_CHARS = 8
 OWN_VERB_CHARS = 3  # 改, 开工, 提高到, 开工了; 人工造林 (4) is a thing. The longest verb of the dev follow-ups.
 # What a question counts or measures, once its ask words go: 计划人工造林多少亩 -> 人工造林.
 ASK_WORDS_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?" + COUNT_UNITS + r"?|计划|目标|预期|预计|力争|实际|打算|要求|"
-                          r"同比|比上年|增长|增速|增幅|是|有")
+                          r"同比|比上年|增长|增速|增幅|(?:是|有)(?=多少|几|哪|什么|啥|$)")  # not 有 of 拥有量
 LEAD_CLAUSE_RE = re.compile(r"^(?:那么|那|换成|换到|改成|如果是|要是)?\s*(?P<head>[^，,？?]{2,10}?)\s*(?:的)?呢[，,？?]\s*(?P<rest>.+)$")
 # A comparison asked as a follow-up (跟全市比呢？ 和历城区相比呢？): the same question for the other place.
 COMPARE_RE = re.compile(r"^(?:那)?(?:跟|和|与|同)(.{2,8}?)(?:相比|比较|比)(?:的话)?呢?")
@@ -98,7 +98,7 @@ def thing_of(question: str, parts: Parts) -> str:
     text = text.replace(parts.place, "", 1) if parts.place else text
     text = ASK_WORDS_RE.sub("", YEAR_RE.sub("", TAIL_RE.sub("", text)))
     text = WHICH_NOUN_RE.sub(r"\g<noun>", NAMES_NOTHING_RE.sub("", text))  # 修了多长, 建成了哪两个…: asks, not things
-    return re.sub(r"^(要|将|的)+|的+$", "", text.replace("了", ""))
+    return re.sub(r"^(要|将|的)+|的+$", "", re.sub(r"了(?![解])", "", text))
 
 
 def whole_city(question: str, earlier: list[str], analyzer: Analyzer) -> str:

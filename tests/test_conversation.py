@@ -324,3 +324,9 @@ def test_the_next_row_of_a_numbered_table_the_last_answer_quoted():
 def test_a_year_said_from_now_is_kept_and_never_said_twice(analyzer, history, follow_up, standalone):
     q = full_years(follow_up, analyzer.places, lambda y: True)
     assert resolve(q, history, analyzer) == standalone
+
+
+def test_a_thing_is_named_whole_when_its_ask_is_swapped(analyzer):
+    # 是/有/了 are ask words only where they ask: 拥有量 and 有效 keep their 有
+    last = "济南2024年全市万人有效发明专利拥有量是多少？"
+    assert resolve("增长了多少？", [last], analyzer) == "济南2024年全市万人有效发明专利拥有量增长了多少？"
