@@ -13,8 +13,8 @@ from .answerability import (NOT_FOUND, Answerability, Verdict, answer_type, ask_
                             year_agreement)
 from .config import Settings
 from .models import Answer, Chunk, Citation, ScoredChunk
-from .question import (DATED_RE, LAST_YEAR_RE, PLAN_SECTION, RESULT_SECTION, SERIAL_RE, YEAR_RE, Analyzer, Question, counts, has_amount,
-                       main_place, without_figures)
+from .question import (DATED_RE, LAST_YEAR_RE, PLAN_SECTION, RESULT_SECTION, SERIAL_RE, YEAR_RE, Analyzer, Question,
+                       counts, has_amount, main_place, without_figures)
 from .textutil import is_cjk, normalize, split_clauses, split_sentences, squash
 
 CONTEXT_CREDIT = 0.5  # a question word in the answer's sentence (not the span itself) or its heading counts half
@@ -496,7 +496,8 @@ class ExtractiveAnswerer(Answerer):
         if q.said_offset is None or q.said_offset >= 0 or self.looked_back(q, hits, cand):
             return False
         sentence = normalize(cand.sentence)
-        return not LAST_YEAR_RE.search(sentence) and not any(y in sentence for y in q.years_in(hits[cand.rank].chunk.title))
+        years = q.years_in(hits[cand.rank].chunk.title)
+        return not LAST_YEAR_RE.search(sentence) and not any(y in sentence for y in years)
 
     def looked_back(self, q: Question, hits: list[ScoredChunk], cand: _Candidate) -> bool:
         """Whether the candidate's heading reports on the year asked (一、2024年工作回顾)."""

@@ -98,7 +98,7 @@ def thing_of(question: str, parts: Parts) -> str:
     text = text.replace(parts.place, "", 1) if parts.place else text
     text = ASK_WORDS_RE.sub("", YEAR_RE.sub("", TAIL_RE.sub("", text)))
     text = WHICH_NOUN_RE.sub(r"\g<noun>", NAMES_NOTHING_RE.sub("", text))  # 修了多长, 建成了哪两个…: asks, not things
-    return re.sub(r"^(要|将|的)+|的+$", "", re.sub(r"了(?![解])", "", text))
+    return re.sub(r"^(要|将|的)+|的+$", "", re.sub(r"了(?!解)", "", text))
 
 
 def whole_city(question: str, earlier: list[str], analyzer: Analyzer) -> str:
@@ -263,7 +263,8 @@ def completed(question: str, history: Iterable[Answer | str], analyzer: Analyzer
     if not parts.indicator and before[0].counted and (which := WHICH_RE.search(parts.ask)):
         # 具体是哪些？ after 要加快推进几个输变电工程？: which of the things it counted
         ask = which.group(0)
-        return f"{parts.place or latest('place')}{parts.year or latest_year()}{before[0].indicator}{ask}{before[0].counted}？"
+        place, year = parts.place or latest("place"), parts.year or latest_year()
+        return f"{place}{year}{before[0].indicator}{ask}{before[0].counted}？"
     if not parts.indicator and not before[0].indicator:
         # The last question was about no indicator (为什么…, 有哪些…): ask it again, with a new place or year.
         return swap(swap(previous, before[0].place, parts.place), before[0].year or said_year(previous), parts.year)

@@ -49,7 +49,7 @@ QUALIFIER_COVERS = {"城镇": "城乡", "农村": "城乡"}
 LAST_YEAR_RE = re.compile(r"(?<![比较])(去年|上年|过去一年)(?!同期)")
 # This year in a report is the year it plans (今年要建多少？), as 去年 is the year it looks back at.
 SAID_OFFSETS = {"今年": 0, "去年": -1, "前年": -2, "明年": 1}
-ANCHOR_RE = re.compile(r"(?<![比较])(今年|去年|前年|明年)(?!以来|同期)")
+ANCHOR_RE = re.compile(r"(?<![比较])(" + "|".join(SAID_OFFSETS) + r")(?!以来|同期)")  # not 比去年, 今年以来
 QTYPES = {
     "number": re.compile(r"多少|几|多大|多高|多长|多快|比重|占比|比例|增速|增幅|规模|金额|总量|数量|产量|排名|第几|百分之|%|目标"),
     "list": re.compile(r"哪些|有哪|包括|包含|列举|几大|几个方面|哪[一二两三四五六七八九十几]"),
@@ -283,7 +283,8 @@ class Question:
     def topic(self) -> dict[str, float]:
         """The evidence words that say what is asked: without the place, years (去年 too) and figures."""
         return {t: w for t, w in self.evidence.items()
-                if w > 0 and not t.isdigit() and t not in SAID_OFFSETS and not (self.place and (t in self.place or self.place.startswith(t)))
+                if w > 0 and not t.isdigit() and t not in SAID_OFFSETS
+                and not (self.place and (t in self.place or self.place.startswith(t)))
                 and not any(t in p or p.startswith(t) for p in self.places)}
 
 
