@@ -259,6 +259,7 @@ class ExtractiveAnswerer(Answerer):
         if not weights:
             return []
         limit = self.settings.answer_max_chars
+        number = q.qtype == "number"
         qchars = {ch for ch in normalize(q.text) if is_cjk(ch) and ch not in QUESTION_CHARS}
         total = sum(weights.values()) or 1.0
         compounds = compound_parts(weights)
@@ -325,6 +326,8 @@ class ExtractiveAnswerer(Answerer):
                                + CONTEXT_CREDIT * sum(weights[t] for t in in_context - got)) / total
                         if row:  # a title word a cell's column names (计划 of 2024年计划) tells that cell apart
                             cov += CONTEXT_CREDIT * sum(weights[t] for t in implied & words_in[j]) / total
+                        if number and j > i and not NUMBER_RE.search(clauses[j]):
+                            continue  # a figure's subject comes before it: a clause after it names the next figure's
                         said = re.split("[：:]", norm, maxsplit=1)[-1] if row else norm  # a cell: its value
                         score = (cov + CHAR_WEIGHT * chars + self._type_bonus(q, said, novelty)
                                  - RANK_PENALTY * rank - LENGTH_PENALTY * len(span)

@@ -166,6 +166,14 @@ def test_a_list_given_whole_goes_on_after_its_first_run_of_items(answerer, analy
     assert "丁路" not in answerer.answer(again, [passage]).answer  # and once only
 
 
+def test_a_figure_is_answered_with_its_subject_before_it(answerer):
+    # 同比增长11.2%，工业投资 covers the words as well, but 11.2% is the figure of the subject before it
+    passage = hit("高标准完成工业企业“亩产效益”评价改革，实现规上工业增加值 110.8 亿元，同比增长 11.2%，"
+                  "工业投资、高技术产业投资分别同比增长 21.3%、56.7%。")
+    a = answerer.answer("某区2023年工业投资增长多少？", [passage])
+    assert "21.3%" in a.answer and "11.2%" not in a.answer, a.answer
+
+
 def test_any_answer_given_whole_goes_on_after_its_first_run(answerer, analyzer):
     # not a list question (啥新花样？), but 还有呢？ after it still asks for what follows the run read as the answer
     passage = hit("某区创新招商模式，创新建筑、民生等领域的场景开放，开展飞地招商，开展投行化招商、资本招商。另有其他工作。")
